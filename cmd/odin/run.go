@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+
+	"github.com/odin-db/odin/host"
+	"github.com/odin-db/odin/persist"
+	"github.com/odin-db/odin/scripting"
+)
+
+func cmdRun(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags()
+	fs.stopAt = 1
+	data := fs.str("data", defaultDataDir())
+	memory := fs.bool("memory")
+	vms := fs.int("vms", runtime.NumCPU())
+	debug := fs.bool("debug")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if len(fs.rest) == 0 {
+		return usageError{"which script? odin run script.js [args...]"}
+	}
+	path := fs.rest[0]
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("cannot read the script: %w", err)
+	}
+	cfg := host.DefaultConfig()
+	cfg.DataDir, cfg.Memory, cfg.VMs = *data, *memory, *vms
+	cfg.Stdout, cfg.Stderr = stdout, stderr
+	node, err := host.Open(cfg)
+	if err != nil {
+		return openError(err, *data, *debug)
+	}
+	err = node.RunScript(path, string(src), fs.rest[1:])
+	if cerr := node.Close(); cerr != nil && err == nil {
+		err = cerr
+	}
+	return scriptOutcome(err, stderr)
+}
+
+// scriptOutcome prints a script's failure the way a user should see it.
+func scriptOutcome(err error, stderr io.Writer) error {
+	if err == nil {
+		return nil
+	}
+	var se *scripting.SyntaxError
+	if errors.As(err, &se) {
+		fmt.Fprintln(stderr, se.Error())
+		return exitError{1}
+	}
+	var xe *scripting.ScriptError
+	if errors.As(err, &xe) {
+		fmt.Fprintln(stderr, "Uncaught "+xe.Stack)
+		return exitError{1}
+	}
+	return err
+}
+
+// openError explains why a node could not open its data directory.
+func openError(err error, dir string, debug bool) error {
+	if errors.Is(err, persist.ErrInUse) {
+		return fmt.Errorf("%v\n  another odin process is using %s: stop it, or pass --data with another directory (or --memory)", err, dir)
+	}
+	if errors.Is(err, persist.ErrFormat) {
+		return fmt.Errorf("%v\n  this data directory was written by an incompatible version of odin; it was left untouched", err)
+	}
+	if debug {
+		return fmt.Errorf("%+v", err)
+	}
+	return err
+}

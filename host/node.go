@@ -1,0 +1,234 @@
+package host
+
+import (
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/odin-db/odin/objects"
+	"github.com/odin-db/odin/persist"
+	"github.com/odin-db/odin/scripting"
+)
+
+// Config configures a node.
+type Config struct {
+	DataDir string // where odin.db lives; ignored with Memory
+	Memory  bool   // a throw-away data directory, removed on Close
+	Name    string // the node's name; default "local"
+	VMs     int    // VM workers hosting objects; default one per CPU
+
+	Stdout, Stderr io.Writer // console output of scripts and objects
+	Logger         *slog.Logger
+
+	TurnLimit   time.Duration
+	CallTimeout time.Duration
+	QueueLimit  int
+	NoSync      bool // skip fsync (tests, --memory)
+	Seed        uint64
+}
+
+// DefaultConfig returns a fresh configuration with the defaults.
+func DefaultConfig() Config {
+	d := scripting.DefaultConfig()
+	return Config{
+		DataDir:     "odin-data",
+		Name:        "local",
+		VMs:         runtime.NumCPU(),
+		TurnLimit:   d.TurnLimit,
+		CallTimeout: d.CallTimeout,
+		QueueLimit:  d.QueueLimit,
+	}
+}
+
+// Validate checks a configuration.
+func (c *Config) Validate() error {
+	switch {
+	case c.VMs < 1 || c.VMs > 1024:
+		return fmt.Errorf("host: config: VMs must be between 1 and 1024, not %d", c.VMs)
+	case !c.Memory && c.DataDir == "":
+		return fmt.Errorf("host: config: no data directory")
+	case c.Name == "":
+		return fmt.Errorf("host: config: no node name")
+	}
+	return nil
+}
+
+// Node is one Odin node: VM workers, the broker routing between them, and
+// the store.
+type Node struct {
+	cfg     Config
+	dir     string
+	store   *persist.Store
+	classes *scripting.Classes
+	output  sync.Mutex
+
+	hosted []*scripting.Worker
+	// all holds every worker by index: hosted ones first, then the workers of
+	// running scripts. Replaced whole (copy on write) so that Route reads it
+	// without a lock.
+	all     atomic.Pointer[[]*scripting.Worker]
+	allMu   sync.Mutex
+	closing atomic.Bool
+}
+
+// Open starts a node on its data directory.
+func Open(cfg Config) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Stdout == nil {
+		cfg.Stdout = io.Discard
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = io.Discard
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	dir := cfg.DataDir
+	if cfg.Memory {
+		d, err := os.MkdirTemp("", "odin-memory-")
+		if err != nil {
+			return nil, err
+		}
+		dir = d
+		cfg.NoSync = true
+	} else if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("host: data directory %s: %w", dir, err)
+	}
+	pc := persist.DefaultConfig()
+	pc.Path = filepath.Join(dir, "odin.db")
+	pc.NoSync = cfg.NoSync
+	pc.Logger = cfg.Logger
+	store, err := persist.Open(pc)
+	if err != nil {
+		if cfg.Memory {
+			os.RemoveAll(dir)
+		}
+		return nil, err
+	}
+	n := &Node{cfg: cfg, dir: dir, store: store}
+	n.classes, err = scripting.NewClasses(store)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	for i := 0; i < cfg.VMs; i++ {
+		w, err := n.newWorker(i, true)
+		if err != nil {
+			n.Close()
+			return nil, err
+		}
+		n.hosted = append(n.hosted, w)
+	}
+	all := append([]*scripting.Worker(nil), n.hosted...)
+	n.all.Store(&all)
+	return n, nil
+}
+
+func (n *Node) newWorker(index int, hosted bool) (*scripting.Worker, error) {
+	wc := scripting.DefaultConfig()
+	wc.Index = index
+	wc.Node = n.cfg.Name
+	wc.Router = n
+	wc.Classes = n.classes
+	wc.Store = n.store
+	wc.Hosted = hosted
+	wc.Stdout, wc.Stderr, wc.Output = n.cfg.Stdout, n.cfg.Stderr, &n.output
+	wc.Logger = n.cfg.Logger
+	if n.cfg.TurnLimit > 0 {
+		wc.TurnLimit = n.cfg.TurnLimit
+	}
+	if n.cfg.CallTimeout > 0 {
+		wc.CallTimeout = n.cfg.CallTimeout
+	}
+	if n.cfg.QueueLimit > 0 {
+		wc.QueueLimit = n.cfg.QueueLimit
+	}
+	wc.Seed = n.cfg.Seed + uint64(index)*0x9e3779b97f4a7c15
+	if wc.Seed == 0 {
+		wc.Seed = uint64(time.Now().UnixNano())
+	}
+	return scripting.New(wc)
+}
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.cfg.Name }
+
+// VMs returns the number of VM workers hosting objects.
+func (n *Node) VMs() int { return len(n.hosted) }
+
+// Store returns the node's store.
+func (n *Node) Store() *persist.Store { return n.store }
+
+// Classes returns the node's class registry.
+func (n *Node) Classes() *scripting.Classes { return n.classes }
+
+// Close stops the workers (answering what is still queued) and closes the
+// store after its pending commits. With Memory, the data is removed.
+func (n *Node) Close() error {
+	if n.closing.Swap(true) {
+		return nil
+	}
+	if p := n.all.Load(); p != nil {
+		for _, w := range *p {
+			if w != nil {
+				w.Stop()
+			}
+		}
+	} else {
+		for _, w := range n.hosted {
+			w.Stop()
+		}
+	}
+	err := n.store.Close()
+	if n.cfg.Memory {
+		os.RemoveAll(n.dir)
+	}
+	return err
+}
+
+// placement picks the VM hosting an object: a hash of its ref over the
+// hosted VMs, so every worker agrees without asking anyone.
+func (n *Node) placement(r objects.Ref) int {
+	h := fnv.New64a()
+	_, _ = io.WriteString(h, r.Class)
+	_, _ = h.Write([]byte{0})
+	_, _ = io.WriteString(h, r.ID)
+	return int(h.Sum64() % uint64(len(n.hosted)))
+}
+
+// Route implements scripting.Router.
+func (n *Node) Route(m *scripting.Message) error {
+	all := *n.all.Load()
+	var vm int
+	switch m.Kind {
+	case scripting.KindReply:
+		vm = m.From.VM
+	default:
+		if node, evm, ok := scripting.EphemeralChannel(m.To); ok {
+			if node != n.cfg.Name {
+				return fmt.Errorf("channel %s belongs to node %s, which this node does not reach", m.To.ID, node)
+			}
+			vm = evm
+		} else {
+			vm = n.placement(m.To)
+		}
+	}
+	if vm < 0 || vm >= len(all) || all[vm] == nil {
+		return fmt.Errorf("VM %d of node %s is gone", vm, n.cfg.Name)
+	}
+	return all[vm].Deliver(m)
+}
+
+// ListObjects implements scripting.Router.
+func (n *Node) ListObjects(class, after string, limit int) ([]string, error) {
+	return n.store.ListIDs(class, after, limit)
+}

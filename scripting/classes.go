@@ -1,0 +1,258 @@
+package scripting
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dop251/goja"
+
+	"github.com/odin-db/odin/objects"
+	"github.com/odin-db/odin/persist"
+)
+
+// ClassStore keeps class sources durably. The embedded node uses the local
+// store; a cluster uses the replicated directory.
+type ClassStore interface {
+	PutClass(rec persist.ClassRecord) error
+	Classes() ([]persist.ClassRecord, error)
+}
+
+// ClassDef is one version of a defined class. Its program is compiled once
+// and shared by every runtime.
+type ClassDef struct {
+	Name    string
+	Version int
+	Source  string
+	Deps    []string // other defined classes the source names
+
+	once sync.Once
+	prog *goja.Program
+	err  error
+}
+
+// program compiles the class source wrapped in a function whose parameters
+// are its dependencies, so that each runtime can pass its own copies.
+func (d *ClassDef) program() (*goja.Program, error) {
+	d.once.Do(func() {
+		src := "(function(" + strings.Join(d.Deps, ", ") + ") { return (" + d.Source + "\n); })"
+		d.prog, d.err = goja.Compile(fmt.Sprintf("%s@v%d.js", d.Name, d.Version), src, true)
+	})
+	return d.prog, d.err
+}
+
+// Classes is the node's registry of class versions, shared by its workers.
+type Classes struct {
+	mu     sync.RWMutex
+	byName map[string][]*ClassDef // versions in order, index = version-1
+	epoch  atomic.Uint64          // bumped on every define, so workers notice new versions
+	store  ClassStore
+}
+
+// NewClasses loads every class version from store.
+func NewClasses(store ClassStore) (*Classes, error) {
+	c := &Classes{byName: make(map[string][]*ClassDef), store: store}
+	recs, err := store.Classes()
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(recs, func(i, j int) bool {
+		if recs[i].Name != recs[j].Name {
+			return recs[i].Name < recs[j].Name
+		}
+		return recs[i].Version < recs[j].Version
+	})
+	for _, r := range recs {
+		c.byName[r.Name] = append(c.byName[r.Name], &ClassDef{Name: r.Name, Version: r.Version, Source: r.Source, Deps: r.Deps})
+	}
+	return c, nil
+}
+
+// Latest returns the newest version of a class, or nil.
+func (c *Classes) Latest(name string) *ClassDef {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	vs := c.byName[name]
+	if len(vs) == 0 {
+		return nil
+	}
+	return vs[len(vs)-1]
+}
+
+// Get returns one version of a class, or nil.
+func (c *Classes) Get(name string, version int) *ClassDef {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	vs := c.byName[name]
+	if version < 1 || version > len(vs) {
+		return nil
+	}
+	return vs[version-1]
+}
+
+// Names returns the defined class names in order.
+func (c *Classes) Names() []string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	names := make([]string, 0, len(c.byName))
+	for n := range c.byName {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Defined reports whether a class of that name exists.
+func (c *Classes) Defined(name string) bool { return c.Latest(name) != nil }
+
+// Epoch changes whenever a class is defined.
+func (c *Classes) Epoch() uint64 { return c.epoch.Load() }
+
+// Define registers source as the newest version of name, unless it is the
+// same as the newest version already. It returns the definition in force.
+func (c *Classes) Define(name, source string, deps []string) (*ClassDef, error) {
+	if !objects.IsIdentifier(name) || strings.HasPrefix(name, "$") {
+		return nil, fmt.Errorf("%w: %q is not a valid class name", ErrDefine, name)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	vs := c.byName[name]
+	if n := len(vs); n > 0 && vs[n-1].Source == source {
+		return vs[n-1], nil
+	}
+	d := &ClassDef{Name: name, Version: len(vs) + 1, Source: source, Deps: deps}
+	if _, err := d.program(); err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrDefine, name, err)
+	}
+	rec := persist.ClassRecord{Name: name, Version: d.Version, Source: source, Deps: deps, Created: time.Now().UTC()}
+	if err := c.store.PutClass(rec); err != nil {
+		return nil, err
+	}
+	c.byName[name] = append(vs, d)
+	c.epoch.Add(1)
+	return d, nil
+}
+
+// loadedClass is a class version instantiated in one runtime.
+type loadedClass struct {
+	def      *ClassDef
+	ctor     *goja.Object
+	proto    *goja.Object
+	schema   *objects.Schema
+	refProto *goja.Object // prototype of Refs to objects of this class
+	methods  []string
+}
+
+// hooks are methods a class may have that are not callable through a Ref.
+var hooks = map[string]bool{"constructor": true, "onActivate": true, "onDeactivate": true}
+
+// callable reports whether a method name may be called through a Ref.
+func callable(name string) bool { return name != "" && name[0] != '_' && !hooks[name] }
+
+// loadClass instantiates a class version in this worker's runtime, with its
+// dependencies, caching the result.
+func (w *Worker) loadClass(d *ClassDef) (*loadedClass, error) {
+	if lc := w.loaded[d]; lc != nil {
+		return lc, nil
+	}
+	prog, err := d.program()
+	if err != nil {
+		return nil, err
+	}
+	fnv, err := w.rt.RunProgram(prog)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrDefine, d.Name, err)
+	}
+	fn, _ := goja.AssertFunction(fnv)
+	args := make([]goja.Value, len(d.Deps))
+	for i, dep := range d.Deps {
+		dd := w.cfg.Classes.Latest(dep)
+		if dd == nil {
+			return nil, fmt.Errorf("%w: class %s needs class %s, which is not defined", ErrNotDefined, d.Name, dep)
+		}
+		dl, err := w.loadClass(dd)
+		if err != nil {
+			return nil, err
+		}
+		args[i] = dl.ctor
+	}
+	cv, err := fn(goja.Undefined(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%w %s: %v", ErrDefine, d.Name, err)
+	}
+	ctor := cv.ToObject(w.rt)
+	lc := &loadedClass{def: d, ctor: ctor, proto: ctor.Get("prototype").ToObject(w.rt)}
+	if s := ctor.Get("schema"); s != nil && !goja.IsUndefined(s) && !goja.IsNull(s) {
+		lc.schema, err = parseSchema(w.rt, s)
+		if err != nil {
+			return nil, fmt.Errorf("%w %s: %v", ErrDefine, d.Name, err)
+		}
+	}
+	lc.methods = methodNames(lc.proto)
+	lc.refProto = w.api.refProtoFor(d.Name, lc.methods)
+	w.loaded[d] = lc
+	return lc, nil
+}
+
+// methodNames lists the callable methods along a class's prototype chain.
+func methodNames(proto *goja.Object) []string {
+	seen := map[string]bool{}
+	var names []string
+	for p := proto; p != nil; p = p.Prototype() {
+		if ctor := p.Get("constructor"); ctor != nil {
+			if c, ok := ctor.(*goja.Object); ok && c.Get("name") != nil && c.Get("name").String() == "Object" && p.Prototype() == nil {
+				break
+			}
+		}
+		for _, n := range p.GetOwnPropertyNames() {
+			if seen[n] || !callable(n) {
+				continue
+			}
+			seen[n] = true
+			if _, ok := goja.AssertFunction(p.Get(n)); ok {
+				names = append(names, n)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// parseSchema converts a class's static schema into the object model's form.
+func parseSchema(rt *goja.Runtime, v goja.Value) (*objects.Schema, error) {
+	def, ok := exportSchema(v).(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("static schema must be an object")
+	}
+	return objects.ParseSchema(def)
+}
+
+// exportSchema exports a schema definition, turning RegExp patterns into
+// "/source/flags" strings.
+func exportSchema(v goja.Value) any {
+	o, ok := v.(*goja.Object)
+	if !ok {
+		return v.Export()
+	}
+	switch o.ClassName() {
+	case "RegExp":
+		return "/" + o.Get("source").String() + "/" + o.Get("flags").String()
+	case "Array":
+		n := int(o.Get("length").ToInteger())
+		out := make([]any, n)
+		for i := 0; i < n; i++ {
+			out[i] = exportSchema(o.Get(fmt.Sprint(i)))
+		}
+		return out
+	case "Object":
+		m := make(map[string]any)
+		for _, k := range o.Keys() {
+			m[k] = exportSchema(o.Get(k))
+		}
+		return m
+	}
+	return o.Export()
+}

@@ -1,0 +1,4 @@
+console.log("never printed");
+class A {
+  m() { return 1 + ; }
+}
