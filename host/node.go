@@ -30,7 +30,8 @@ type Config struct {
 	TurnLimit   time.Duration
 	CallTimeout time.Duration
 	QueueLimit  int
-	NoSync      bool // skip fsync (tests, --memory)
+	IdleTimeout time.Duration // passivate objects idle this long
+	NoSync      bool          // skip fsync (tests, --memory)
 	Seed        uint64
 }
 
@@ -152,6 +153,9 @@ func (n *Node) newWorker(index int, hosted bool) (*scripting.Worker, error) {
 	if n.cfg.QueueLimit > 0 {
 		wc.QueueLimit = n.cfg.QueueLimit
 	}
+	if n.cfg.IdleTimeout > 0 {
+		wc.IdleTimeout = n.cfg.IdleTimeout
+	}
 	wc.Seed = n.cfg.Seed + uint64(index)*0x9e3779b97f4a7c15
 	if wc.Seed == 0 {
 		wc.Seed = uint64(time.Now().UnixNano())
@@ -193,6 +197,14 @@ func (n *Node) Close() error {
 		os.RemoveAll(n.dir)
 	}
 	return err
+}
+
+// Placement returns the VM of this node that hosts (or will host) ref.
+func (n *Node) Placement(ref objects.Ref) int {
+	if node, vm, ok := scripting.EphemeralChannel(ref); ok && node == n.cfg.Name {
+		return vm
+	}
+	return n.placement(ref)
 }
 
 // placement picks the VM hosting an object: a hash of its ref over the

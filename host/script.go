@@ -2,6 +2,7 @@ package host
 
 import (
 	"github.com/odin-db/odin/scripting"
+	"github.com/odin-db/odin/scripting/codec"
 )
 
 // RunScript runs a script to completion on its own VM worker (a script does
@@ -9,20 +10,41 @@ import (
 // *scripting.SyntaxError if the script does not parse and a
 // *scripting.ScriptError if it throws.
 func (n *Node) RunScript(name, src string, args []string) error {
+	_, err := n.runScript(name, src, args)
+	return err
+}
+
+// Eval runs a script like RunScript and returns what its top level returns
+// (`return` works at the top level of a script), decoded into Go values as
+// codec.DecodeGo does.
+func (n *Node) Eval(name, src string, args ...string) (any, error) {
+	b, err := n.runScript(name, src, args)
+	if err != nil || b == nil {
+		return nil, err
+	}
+	return codec.DecodeGo(b)
+}
+
+func (n *Node) runScript(name, src string, args []string) ([]byte, error) {
 	prog, err := scripting.CompileScript(name, src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	w, release, err := n.scriptWorker()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer release()
-	done := make(chan error, 1)
-	if err := w.RunScript(prog, args, func(err error) { done <- err }); err != nil {
-		return err
+	type outcome struct {
+		b   []byte
+		err error
 	}
-	return <-done
+	done := make(chan outcome, 1)
+	if err := w.RunScript(prog, args, func(b []byte, err error) { done <- outcome{b, err} }); err != nil {
+		return nil, err
+	}
+	o := <-done
+	return o.b, o.err
 }
 
 // scriptWorker starts a worker for a script and registers it for routing.

@@ -53,6 +53,13 @@ func (w *Worker) handleCall(m *Message) {
 		a.waiting = append(a.waiting, m)
 		return
 	}
+	a.deactivating = false
+	if e := w.cfg.Classes.Epoch(); e != a.classEpoch && a.cls != nil && a.quiescent() {
+		// A class was defined since this object last looked: it moves to
+		// the newest version of its class now, between turns.
+		a.classEpoch = e
+		w.maybeUpgrade(a)
+	}
 	w.invoke(a, m)
 }
 
@@ -88,7 +95,8 @@ func (w *Worker) activate(ref objects.Ref) (*activation, goja.Value) {
 	if err != nil {
 		return nil, w.api.newError("NotDefinedError", err.Error(), nil)
 	}
-	a := &activation{ref: ref, persistent: true, cls: lc, committed: map[string][]byte{}, exists: exists}
+	a := &activation{ref: ref, persistent: true, cls: lc, committed: map[string][]byte{}, exists: exists,
+		classEpoch: w.cfg.Classes.Epoch()}
 	a.frame.act = a
 	var failure goja.Value
 	w.beginTurn(a)

@@ -79,9 +79,10 @@ func newSyntaxError(name string, line, col int, msg string, more int) *SyntaxErr
 
 // RunScript runs a compiled script as the main tasklet of a new script
 // context on this worker, with odin.args set to args. done is called on
-// the worker's goroutine when the main tasklet ends, with nil or a
-// *ScriptError.
-func (w *Worker) RunScript(prog *goja.Program, args []string, done func(error)) error {
+// the worker's goroutine when the main tasklet ends, with the codec
+// encoding of the script's result (what its top level returns; nil if it
+// cannot be cloned) or a *ScriptError.
+func (w *Worker) RunScript(prog *goja.Program, args []string, done func(result []byte, err error)) error {
 	return w.Do(func() {
 		w.api.setArgs(args)
 		w.nextID++
@@ -100,15 +101,19 @@ func (w *Worker) RunScript(prog *goja.Program, args []string, done func(error)) 
 			v := w.api.thrown(err)
 			w.turn.failed = nil
 			w.endTurn()
-			done(w.scriptError(v))
+			done(nil, w.scriptError(v))
 			return
 		}
 		w.spawnTasklet(a, fn, nil, func(v goja.Value, failed bool) {
 			if failed {
-				done(w.scriptError(v))
-			} else {
-				done(nil)
+				done(nil, w.scriptError(v))
+				return
 			}
+			b, err := w.enc.Encode(nil, v)
+			if err != nil {
+				b = nil
+			}
+			done(b, nil)
 		})
 		w.endTurn()
 	})

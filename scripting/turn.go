@@ -43,6 +43,10 @@ type activation struct {
 	waiting    []*Message // calls held while an exclusive section runs
 
 	ch *channel // for $Channel activations
+
+	lastUsed     time.Time // start of the last turn, for passivation
+	classEpoch   uint64    // the class registry's epoch when the class was last checked
+	deactivating bool      // onDeactivate ran; leave memory once commits are done
 }
 
 // heldBatch is the output of the turns that wait for one commit.
@@ -101,6 +105,7 @@ func (w *Worker) beginTurn(a *activation) {
 	w.cur = &a.frame
 	if a.persistent {
 		w.turnTime = w.cfg.Now()
+		a.lastUsed = w.turnTime
 		w.turnPCG.Seed(w.rng.Uint64(), w.rng.Uint64())
 		w.detRand = true
 		w.wmu.Lock()
@@ -336,8 +341,54 @@ func (w *Worker) committed(a *activation, err error) {
 		}
 	}
 	w.release(b.msgs, b.posts)
+	if a.inflight == 0 && a.deactivating {
+		w.forget(a)
+		return
+	}
 	if a.inflight == 0 && a.quiescent() {
 		w.maybeUpgrade(a)
+	}
+}
+
+// passivateIdle deactivates the objects idle for longer than IdleTimeout.
+func (w *Worker) passivateIdle(now time.Time) {
+	for _, a := range w.acts {
+		if !a.persistent || a.deactivating || now.Sub(a.lastUsed) < w.cfg.IdleTimeout {
+			continue
+		}
+		if a.ch != nil {
+			if len(a.ch.senders) == 0 && len(a.ch.receivers) == 0 && a.inflight == 0 {
+				delete(w.acts, a.ref)
+			}
+			continue
+		}
+		if a.quiescent() && len(a.waiting) == 0 {
+			w.deactivate(a)
+		}
+	}
+}
+
+// deactivate runs an object's onDeactivate hook as a turn (its changes are
+// committed like any turn's) and removes it from memory once that commit is
+// durable. A call arriving meanwhile finds it still active and keeps it.
+func (w *Worker) deactivate(a *activation) {
+	if hook, ok := goja.AssertFunction(a.inst.Get("onDeactivate")); ok {
+		w.beginTurn(a)
+		if _, ok := w.call(hook, a.inst); !ok {
+			w.cfg.Logger.Warn("onDeactivate threw", "object", a.ref.String(), "err", w.turn.failed.String())
+		}
+		w.endTurn()
+	}
+	if a.inflight == 0 {
+		w.forget(a)
+		return
+	}
+	a.deactivating = true
+}
+
+func (w *Worker) forget(a *activation) {
+	if w.acts[a.ref] == a {
+		delete(w.acts, a.ref)
 	}
 }
 

@@ -41,7 +41,10 @@ type Config struct {
 	CallTimeout  time.Duration // default deadline of a call; default 30s
 	MaxCallStack int           // JS call depth; default 2000
 	QueueLimit   int           // calls queued before OverloadedError; default 100000
-	Logger       *slog.Logger
+	// IdleTimeout passivates an object that had no event for this long and
+	// is quiescent: onDeactivate runs, then it leaves memory. Default 5m.
+	IdleTimeout time.Duration
+	Logger      *slog.Logger
 
 	// Now and Seed make time and randomness injectable for tests.
 	Now  func() time.Time
@@ -55,6 +58,7 @@ func DefaultConfig() Config {
 		CallTimeout:  30 * time.Second,
 		MaxCallStack: 2000,
 		QueueLimit:   100000,
+		IdleTimeout:  5 * time.Minute,
 		Now:          time.Now,
 	}
 }
@@ -66,7 +70,7 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("scripting: config: no Router")
 	case c.Classes == nil:
 		return fmt.Errorf("scripting: config: no Classes")
-	case c.TurnLimit <= 0 || c.CallTimeout <= 0 || c.MaxCallStack <= 0 || c.QueueLimit <= 0:
+	case c.TurnLimit <= 0 || c.CallTimeout <= 0 || c.MaxCallStack <= 0 || c.QueueLimit <= 0 || c.IdleTimeout <= 0:
 		return fmt.Errorf("scripting: config: limits must be positive")
 	case c.Now == nil:
 		return fmt.Errorf("scripting: config: no Now")
@@ -93,6 +97,7 @@ type Worker struct {
 	deadline    deadlineHeap
 	nextID      uint64
 	nextTasklet uint64
+	ticks       uint64
 
 	cur      *frame      // the frame whose code is running (see tracker)
 	turn     *turnState  // the turn in progress, nil between turns
@@ -209,6 +214,10 @@ func (w *Worker) run(ready chan<- error) {
 		case <-w.inbox.wake:
 		case <-tick.C:
 			w.expireDeadlines()
+			w.ticks++
+			if w.ticks%20 == 0 {
+				w.passivateIdle(w.cfg.Now())
+			}
 		}
 	}
 }
@@ -226,6 +235,13 @@ func (w *Worker) takeInbox(spare []event) []event {
 func (w *Worker) post(ev event) { w.queue.push(ev) }
 
 func (w *Worker) shutdown() {
+	// Deactivate every object that can be (its onDeactivate may commit; the
+	// store drains those writes before it closes).
+	for _, a := range w.acts {
+		if a.cls != nil && a.quiescent() && len(a.waiting) == 0 {
+			w.deactivate(a)
+		}
+	}
 	w.inbox.stop()
 	// Answer whatever is still queued so that no caller hangs.
 	for {

@@ -1,0 +1,5 @@
+//go:build race
+
+package jsinspect
+
+const raceEnabled = true
