@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/dop251/goja"
@@ -214,7 +215,8 @@ func (w *Worker) printErr(format string, a ...any) {
 func (w *Worker) describeError(v goja.Value) string {
 	if o, ok := v.(*goja.Object); ok {
 		if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
-			return st.String()
+			// goja indents frames with a tab; Node with four spaces.
+			return strings.TrimRight(strings.ReplaceAll(st.String(), "\tat ", "    at "), "\n ")
 		}
 	}
 	return w.inspectValue(v)
