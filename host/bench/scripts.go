@@ -1,0 +1,160 @@
+package bench
+
+// classesJS defines the objects the scenarios call. touch() makes an object
+// exist in the store, so that measured calls reach stored, active objects
+// rather than virtual ones.
+const classesJS = `
+class BenchTarget {
+  v = 1;
+  get() { return this.v; }
+  touch() { this.t = (this.t || 0) + 1; }
+}
+class BenchCaller {
+  // Date.now() is frozen within a turn and advances between turns: each
+  // await of a call resumes in a new turn.
+  async loopFor(bid, ms) {
+    const b = odin.ref("BenchTarget", bid);
+    const end = Date.now() + ms;
+    let n = 0;
+    while (Date.now() < end) { await b.get(); n++; }
+    return n;
+  }
+  async loopN(bid, count) {
+    const b = odin.ref("BenchTarget", bid);
+    for (let i = 0; i < count; i++) await b.get();
+    return count;
+  }
+  touch() { this.t = (this.t || 0) + 1; }
+}
+class BenchSpin {
+  work(k) { let x = 0; for (let i = 0; i < k; i++) x = (x + i * i) % 1000003; return x; }
+  touch() { this.t = (this.t || 0) + 1; }
+}
+class BenchCounter {
+  count = 0;
+  inc() { return ++this.count; }
+}
+odin.define(BenchTarget);
+odin.define(BenchCaller);
+odin.define(BenchSpin);
+odin.define(BenchCounter);
+`
+
+// spinJS is BenchSpin.work as a plain function, to calibrate its cost on a
+// bare goja VM.
+const spinJS = `(function work(k) { let x = 0; for (let i = 0; i < k; i++) x = (x + i * i) % 1000003; return x; })`
+
+// touchJS makes the objects named by args (Class/id) exist.
+const touchJS = `
+for (const s of odin.args) {
+  const i = s.indexOf("/");
+  await odin.ref(s.slice(0, i), s.slice(i + 1)).touch();
+}
+`
+
+// callForJS: args aid, bid, ms. A calls b.get() in a loop for ms.
+const callForJS = `
+const [aid, bid, ms] = odin.args;
+const t0 = Date.now();
+const n = await odin.ref("BenchCaller", aid).loopFor(bid, Number(ms));
+return [n, Date.now() - t0];
+`
+
+// callNJS: args aid, bid, count.
+const callNJS = `
+const [aid, bid, count] = odin.args;
+const t0 = Date.now();
+const n = await odin.ref("BenchCaller", aid).loopN(bid, Number(count));
+return [n, Date.now() - t0];
+`
+
+// spinJS: args k, ms, ids...: one tasklet per object, each calling work(k)
+// on its object until ms have passed.
+const spinForJS = `
+const k = Number(odin.args[0]), ms = Number(odin.args[1]);
+const refs = odin.args.slice(2).map(id => odin.ref("BenchSpin", id));
+let n = 0;
+const t0 = Date.now(), end = t0 + ms;
+const ts = refs.map(r => odin.spawn(async () => {
+  while (Date.now() < end) { await r.work(k); n++; }
+}));
+for (const t of ts) await t.join();
+return [n, Date.now() - t0];
+`
+
+// commitForJS: args prefix, callers, ms. One tasklet per caller, each
+// incrementing its own counter until ms have passed; the third element is a
+// histogram of call latencies in whole milliseconds (Date.now resolution).
+const commitForJS = `
+const prefix = odin.args[0], callers = Number(odin.args[1]), ms = Number(odin.args[2]);
+const hist = [];
+let n = 0;
+const t0 = Date.now(), end = t0 + ms;
+const ts = [];
+for (let i = 0; i < callers; i++) {
+  const c = odin.ref("BenchCounter", prefix + i);
+  ts.push(odin.spawn(async () => {
+    for (;;) {
+      const s = Date.now();
+      if (s >= end) break;
+      await c.inc();
+      const d = Date.now() - s;
+      hist[d] = (hist[d] || 0) + 1;
+      n++;
+    }
+  }));
+}
+for (const t of ts) await t.join();
+return [n, Date.now() - t0, Array.from(hist, x => x || 0)];
+`
+
+// commitNJS: args prefix, callers, count (split among the callers).
+const commitNJS = `
+const prefix = odin.args[0], callers = Number(odin.args[1]), count = Number(odin.args[2]);
+const t0 = Date.now();
+const ts = [];
+for (let i = 0; i < callers; i++) {
+  const c = odin.ref("BenchCounter", prefix + i);
+  const mine = Math.floor(count / callers) + (i < count % callers ? 1 : 0);
+  ts.push(odin.spawn(async () => { for (let j = 0; j < mine; j++) await c.inc(); }));
+}
+for (const t of ts) await t.join();
+return [count, Date.now() - t0];
+`
+
+// channelForJS: args ms. Two tasklets ping-pong over two channels; returns
+// the number of switches (values passed from one tasklet to the other).
+const channelForJS = `
+const ms = Number(odin.args[0]);
+const ping = odin.channel(), pong = odin.channel();
+const t0 = Date.now(), end = t0 + ms;
+let rounds = 0;
+const b = odin.spawn(async () => {
+  for (;;) { const v = await ping.receive(); if (v < 0) return; await pong.send(v); }
+});
+const a = odin.spawn(async () => {
+  let i = 0;
+  while (Date.now() < end) {
+    for (let j = 0; j < 16; j++, i++) { await ping.send(i); await pong.receive(); }
+  }
+  rounds = i;
+  await ping.send(-1);
+});
+await a.join(); await b.join();
+return [2 * rounds, Date.now() - t0];
+`
+
+// channelNJS: args switches (rounded up to an even number).
+const channelNJS = `
+const rounds = Math.ceil(Number(odin.args[0]) / 2);
+const ping = odin.channel(), pong = odin.channel();
+const t0 = Date.now();
+const b = odin.spawn(async () => {
+  for (let i = 0; i < rounds; i++) { const v = await ping.receive(); await pong.send(v); }
+});
+const a = odin.spawn(async () => {
+  for (let i = 0; i < rounds; i++) { await ping.send(i); await pong.receive(); }
+});
+await a.join(); await b.join();
+return [2 * rounds, Date.now() - t0];
+`
