@@ -31,6 +31,11 @@ type Config struct {
 	CallTimeout time.Duration
 	QueueLimit  int
 	IdleTimeout time.Duration // passivate objects idle this long
+	// MaxLogEvents bounds an object's replay log (default 10,000).
+	MaxLogEvents int
+	// NoAutoPlacement keeps objects where they are unless moved by hand
+	// (no moves by access frequency or queue length).
+	NoAutoPlacement bool
 	NoSync      bool          // skip fsync (tests, --memory)
 	Seed        uint64
 }
@@ -77,6 +82,8 @@ type Node struct {
 	all     atomic.Pointer[[]*scripting.Worker]
 	allMu   sync.Mutex
 	closing atomic.Bool
+
+	moves *mover // placement overrides and moves between VMs (migrate.go)
 }
 
 // Open starts a node on its data directory.
@@ -116,6 +123,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{cfg: cfg, dir: dir, store: store}
+	n.moves = newMover(n)
 	n.classes, err = scripting.NewClasses(store)
 	if err != nil {
 		store.Close()
@@ -131,7 +139,32 @@ func Open(cfg Config) (*Node, error) {
 	}
 	all := append([]*scripting.Worker(nil), n.hosted...)
 	n.all.Store(&all)
+	if err := n.reactivate(); err != nil {
+		n.Close()
+		return nil, err
+	}
+	n.moves.start()
 	return n, nil
+}
+
+// reactivate brings back the objects whose tasklets or methods were
+// suspended when the node stopped (they have a replay log): each is
+// activated by replay on its VM, its timers re-armed and its calls re-sent.
+func (n *Node) reactivate() error {
+	keys, err := n.store.NonQuiescent()
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		ref := objects.Ref{Class: k.Class, ID: k.ID}
+		if err := n.Route(&scripting.Message{Kind: scripting.KindActivate, To: ref}); err != nil {
+			n.cfg.Logger.Error("reactivating an object failed", "object", ref.String(), "err", err)
+		}
+	}
+	if len(keys) > 0 {
+		n.cfg.Logger.Info("reactivating suspended objects", "count", len(keys))
+	}
+	return nil
 }
 
 func (n *Node) newWorker(index int, hosted bool) (*scripting.Worker, error) {
@@ -155,6 +188,12 @@ func (n *Node) newWorker(index int, hosted bool) (*scripting.Worker, error) {
 	}
 	if n.cfg.IdleTimeout > 0 {
 		wc.IdleTimeout = n.cfg.IdleTimeout
+	}
+	if n.cfg.MaxLogEvents > 0 {
+		wc.MaxLogEvents = n.cfg.MaxLogEvents
+	}
+	if hosted && !n.cfg.NoAutoPlacement {
+		wc.Placement = n.moves.requested
 	}
 	wc.Seed = n.cfg.Seed + uint64(index)*0x9e3779b97f4a7c15
 	if wc.Seed == 0 {
@@ -181,6 +220,7 @@ func (n *Node) Close() error {
 	if n.closing.Swap(true) {
 		return nil
 	}
+	n.moves.stop()
 	if p := n.all.Load(); p != nil {
 		for _, w := range *p {
 			if w != nil {
@@ -200,15 +240,25 @@ func (n *Node) Close() error {
 }
 
 // Placement returns the VM of this node that hosts (or will host) ref.
-func (n *Node) Placement(ref objects.Ref) int {
-	if node, vm, ok := scripting.EphemeralChannel(ref); ok && node == n.cfg.Name {
+func (n *Node) Placement(ref objects.Ref) int { return n.VMOf(ref) }
+
+// VMOf implements scripting.Router: an object's VM is where it was moved
+// to, else a hash of its ref over the hosted VMs, so every worker agrees
+// without asking anyone; an ephemeral channel lives in the VM that made it.
+func (n *Node) VMOf(ref objects.Ref) int {
+	if node, vm, ok := scripting.EphemeralChannel(ref); ok {
+		if node != n.cfg.Name {
+			return -1
+		}
+		return vm
+	}
+	if vm, ok := n.moves.override(ref); ok {
 		return vm
 	}
 	return n.placement(ref)
 }
 
-// placement picks the VM hosting an object: a hash of its ref over the
-// hosted VMs, so every worker agrees without asking anyone.
+// placement is the home VM of an object: a hash of its ref.
 func (n *Node) placement(r objects.Ref) int {
 	h := fnv.New64a()
 	_, _ = io.WriteString(h, r.Class)
@@ -220,18 +270,17 @@ func (n *Node) placement(r objects.Ref) int {
 // Route implements scripting.Router.
 func (n *Node) Route(m *scripting.Message) error {
 	all := *n.all.Load()
+	to := m.To
+	if m.Kind == scripting.KindReply {
+		to = m.From.Obj
+	}
 	var vm int
-	switch m.Kind {
-	case scripting.KindReply:
-		vm = m.From.VM
+	switch {
+	case m.Kind == scripting.KindReply && !scripting.IsObject(to):
+		vm = m.From.VM // a script's reply goes back to its VM
 	default:
-		if node, evm, ok := scripting.EphemeralChannel(m.To); ok {
-			if node != n.cfg.Name {
-				return fmt.Errorf("channel %s belongs to node %s, which this node does not reach", m.To.ID, node)
-			}
-			vm = evm
-		} else {
-			vm = n.placement(m.To)
+		if vm = n.VMOf(to); vm < 0 {
+			return fmt.Errorf("%s lives on another node, which this node does not reach", to)
 		}
 	}
 	if vm < 0 || vm >= len(all) || all[vm] == nil {

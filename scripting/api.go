@@ -56,7 +56,6 @@ type api struct {
 	errCtors  map[string]*goja.Object
 	args      *goja.Object
 	globals   map[string]bool // names a class may use freely
-	nextChan  uint64
 }
 
 func (w *Worker) init() error {
@@ -112,6 +111,8 @@ func (x *api) install() error {
 	set("objects", x.objects)
 	set("inspect", x.inspect)
 	set("placement", x.placement)
+	set("migrate", x.migrate)
+	set("checkpoint", x.checkpoint)
 	set("classes", x.classes)
 	x.args = rt.NewArray()
 	_ = o.DefineDataProperty("args", x.args, goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_TRUE)
@@ -213,6 +214,12 @@ func (x *api) thrown(err error) goja.Value {
 	}
 	var ie *goja.InterruptedError
 	if errors.As(err, &ie) {
+		// goja keeps the interrupt set until cleared, and building the
+		// error below runs JavaScript.
+		x.w.wmu.Lock()
+		x.w.rt.ClearInterrupt()
+		x.w.turnLimit = false
+		x.w.wmu.Unlock()
 		if tl, ok := ie.Value().(errTurnLimit); ok {
 			return x.newError("TimeoutError", tl.Error(), nil)
 		}
@@ -500,10 +507,5 @@ func (x *api) refInfoOfObjValue(v goja.Value) *refInfo {
 
 func (x *api) inspect(c goja.FunctionCall) goja.Value {
 	info := x.refInfoOf(c.Argument(0))
-	return x.w.sendInspect(info.ref, false)
-}
-
-func (x *api) placement(c goja.FunctionCall) goja.Value {
-	info := x.refInfoOf(c.Argument(0))
-	return x.w.sendInspect(info.ref, true)
+	return x.w.sendInspect(info.ref)
 }

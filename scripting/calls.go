@@ -3,6 +3,7 @@ package scripting
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/dop251/goja"
 
@@ -19,34 +20,115 @@ func (w *Worker) callRef(info *refInfo, method string, args []goja.Value) goja.V
 	if err != nil {
 		panic(w.api.cloneError(err, info.ref.String()+"."+method+" arguments"))
 	}
-	pd, p := w.newPending()
+	a := f.act
+	pd, p := w.newPending(pendCall)
 	timeout := info.timeout
 	if timeout == 0 {
 		timeout = w.cfg.CallTimeout
 	}
-	pd.deadline = w.cfg.Now().Add(timeout).UnixNano()
-	w.watchDeadline(pd)
-	m := &Message{Kind: KindCall, To: info.ref, Method: method, Args: buf,
-		From: Address{Node: w.cfg.Node, VM: w.cfg.Index, Pending: pd.id}, Deadline: pd.deadline}
-	if !f.act.script {
-		m.CallID = f.act.ref.String() + "#" + strconv.FormatUint(pd.id, 10)
-	}
-	if w.turn != nil {
-		w.turn.calls = append(w.turn.calls, pd.id)
-	}
+	pd.deadline = w.turnNow().Add(timeout).UnixNano()
+	m := &Message{Kind: KindCall, To: info.ref, Method: method, Args: buf, From: w.address(a, pd.seq), Deadline: pd.deadline}
+	w.track(a, pd, m)
 	w.emit(m)
 	return w.rt.ToValue(p)
 }
 
-// handleCall delivers a call to the object it names, activating it first.
+// track records an outgoing operation of a: its deadline is watched, and an
+// object keeps a copy of the message (the callee reuses the original for
+// its reply) to send it again after a replay, under the same call id.
+func (w *Worker) track(a *activation, pd *pending, m *Message) {
+	if IsObject(a.ref) {
+		m.CallID = a.ref.String() + "#" + strconv.FormatUint(pd.seq, 10)
+		cp := *m
+		pd.msg = &cp
+	}
+	if pd.deadline != 0 && !w.replaying {
+		w.watchDeadline(a, pd)
+	}
+	if w.turn != nil {
+		w.turn.calls = append(w.turn.calls, pd.seq)
+	}
+}
+
+// turnNow is the time code running now sees.
+func (w *Worker) turnNow() time.Time {
+	if w.detRand {
+		return w.turnTime
+	}
+	return w.cfg.Now()
+}
+
+// target finds the activation a message is for: active here, activated
+// here now, or not here (the message is sent on, or parked while the object
+// moves here). ok=false means the message has been dealt with.
+func (w *Worker) target(m *Message, ref objects.Ref) (*activation, bool) {
+	if a := w.acts[ref]; a != nil {
+		if a.releasing != nil {
+			a.releasing.forward = append(a.releasing.forward, m)
+			return nil, false
+		}
+		return a, true
+	}
+	if msgs, ok := w.parked[ref]; ok {
+		w.parked[ref] = append(msgs, m)
+		return nil, false
+	}
+	if _, _, eph := EphemeralChannel(ref); eph {
+		if m.Kind == KindCall && m.From.Seq != 0 {
+			w.answerError(m, w.api.newError("ChannelClosedError", fmt.Sprintf("channel %s no longer exists (the script that made it ended)", ref.ID), nil))
+		}
+		return nil, false
+	}
+	if !IsObject(ref) && !IsChannel(ref) {
+		return nil, false // a script that ended
+	}
+	if vm := w.cfg.Router.VMOf(ref); vm != w.cfg.Index {
+		if err := w.cfg.Router.Route(m); err != nil && m.Kind != KindReply {
+			w.answerError(m, w.api.unavailable(err.Error()))
+		}
+		return nil, false
+	}
+	if IsChannel(ref) {
+		return w.loadChannel(ref), true
+	}
+	a, errv := w.activate(ref)
+	if errv != nil {
+		if m.Kind != KindReply {
+			w.answerError(m, errv)
+		}
+		return nil, false
+	}
+	return a, true
+}
+
+// handleCall delivers a call to the object it names.
 func (w *Worker) handleCall(m *Message) {
 	if m.To.Class == channelClass {
 		w.channelCall(m)
 		return
 	}
-	a, errv := w.activate(m.To)
-	if errv != nil {
-		w.answerOutside(m, errv)
+	a, ok := w.target(m, m.To)
+	if !ok {
+		return
+	}
+	a.calls.count(m.From)
+	if a.broken != "" {
+		w.answerError(m, w.api.newError("NondeterminismError", a.broken, nil))
+		return
+	}
+	if m.CallID != "" {
+		if e, ok := a.dedupe.lookup(m.CallID); ok {
+			// Answered before: answer the same, once that answer is durable.
+			w.replyAfterCommits(a, m, e.Payload, e.Failed)
+			return
+		}
+		if a.inProgress[m.CallID] {
+			return // still running: its reply will go to the same address
+		}
+	}
+	if a.logLen >= w.cfg.MaxLogEvents || a.logBytes >= w.cfg.MaxLogBytes {
+		w.answerError(m, w.api.newError("Error", fmt.Sprintf("%s has %d events (%d bytes) in its replay log, the limit (%d events, %d bytes): a long-lived tasklet of this object should call `await odin.checkpoint()` at the top of its loop so that the log can be cut",
+			a.ref, a.logLen, a.logBytes, w.cfg.MaxLogEvents, w.cfg.MaxLogBytes), nil))
 		return
 	}
 	if a.excl != nil {
@@ -60,21 +142,24 @@ func (w *Worker) handleCall(m *Message) {
 		a.classEpoch = e
 		w.maybeUpgrade(a)
 	}
-	w.invoke(a, m)
+	w.invoke(a, m, &logEvent{Kind: logCall, Method: m.Method, Payload: m.Args, From: m.From, CallID: m.CallID, Deadline: m.Deadline})
 }
 
-// answerOutside answers a message outside any turn (the object could not be
-// activated): the reply leaves at once.
-func (w *Worker) answerOutside(m *Message, errv goja.Value) {
-	w.answerError(m, errv)
-}
-
-// activate returns the activation of ref in this worker, loading the object
-// from the store (or creating it virtually) if needed.
-func (w *Worker) activate(ref objects.Ref) (*activation, goja.Value) {
-	if a := w.acts[ref]; a != nil {
-		return a, nil
+// replyAfterCommits answers m outside a turn, behind a's commits in flight.
+func (w *Worker) replyAfterCommits(a *activation, m *Message, payload []byte, failed bool) {
+	m.Kind, m.Args, m.Failed, m.Method = KindReply, payload, failed, ""
+	if a.inflight > 0 {
+		last := a.held[len(a.held)-1]
+		last.msgs = append(last.msgs, m)
+		return
 	}
+	w.send(m)
+}
+
+// activate loads ref into this worker: from its replay log if it has one
+// (its suspended tasklets and methods come back), else from its stored
+// state, else as a new virtual object.
+func (w *Worker) activate(ref objects.Ref) (*activation, goja.Value) {
 	if !w.cfg.Hosted {
 		return nil, w.api.unavailable(fmt.Sprintf("%s is not hosted on this VM", ref))
 	}
@@ -86,8 +171,12 @@ func (w *Worker) activate(ref objects.Ref) (*activation, goja.Value) {
 	if err != nil {
 		return nil, w.api.unavailable(fmt.Sprintf("loading %s: %v", ref, err))
 	}
-	if exists {
-		if sd := w.cfg.Classes.Get(ref.Class, st.Meta.ClassVersion); sd != nil {
+	version := st.Meta.ClassVersion
+	if !exists && st.LogBase != nil {
+		version = 0
+	}
+	if version > 0 {
+		if sd := w.cfg.Classes.Get(ref.Class, version); sd != nil {
 			d = sd
 		}
 	}
@@ -98,8 +187,41 @@ func (w *Worker) activate(ref objects.Ref) (*activation, goja.Value) {
 	a := &activation{ref: ref, persistent: true, cls: lc, committed: map[string][]byte{}, exists: exists,
 		classEpoch: w.cfg.Classes.Epoch()}
 	a.frame.act = a
+	if a.dedupe, err = decodeDedupe(st.Dedupe); err != nil {
+		w.cfg.Logger.Error("dedupe record unreadable; starting afresh", "object", ref.String(), "err", err)
+	}
+	if st.LogBase != nil {
+		if failure := w.replay(a, lc, &st, exists); failure != nil {
+			a.broken = w.describeError(failure)
+			a.pending, a.tasklets, a.inProgress = nil, nil, nil
+			w.cfg.Logger.Error("replay diverged", "object", ref.String(), "err", a.broken)
+			w.printErr("odin: %s", a.broken)
+			w.acts[ref] = a
+			return a, nil
+		}
+		w.acts[ref] = a
+		w.afterReplay(a)
+		return a, nil
+	}
+	if failure := w.activationTurn(a, lc, &st, exists, nil); failure != nil {
+		return nil, failure
+	}
+	w.acts[ref] = a
+	if exists && st.Meta.ClassVersion != w.cfg.Classes.Latest(ref.Class).Version {
+		w.maybeUpgrade(a)
+	}
+	return a, nil
+}
+
+// activationTurn builds the instance: constructor (field initialisers), the
+// stored fields, onActivate. In replay ev carries the original turn's time
+// and seed.
+func (w *Worker) activationTurn(a *activation, lc *loadedClass, st *persist.ObjectState, exists bool, ev *logEvent) goja.Value {
 	var failure goja.Value
-	w.beginTurn(a)
+	w.beginTurn(a, ev)
+	if ev == nil {
+		a.actTime, a.actSeed = w.turnTime.UnixNano(), w.turnSeed
+	}
 	inst, err := w.rt.New(lc.ctor)
 	if err != nil {
 		failure = w.api.thrown(err)
@@ -123,21 +245,18 @@ func (w *Worker) activate(ref objects.Ref) (*activation, goja.Value) {
 		w.turn.out, w.turn.posts = nil, nil
 		a.inst = nil
 		w.endTurn()
-		return nil, failure
+		return failure
 	}
-	w.acts[ref] = a
-	// An upgrade or onActivate may have changed the state: commit it.
+	// onActivate may have changed the state or started something: the turn
+	// commits like any other.
 	w.endTurn()
-	if exists && st.Meta.ClassVersion != w.cfg.Classes.Latest(ref.Class).Version {
-		w.maybeUpgrade(a)
-	}
-	return a, nil
+	return nil
 }
 
 // loadState sets the stored fields onto a fresh instance. Fields the class
 // initialises but the stored state lacks keep their initial value only when
 // the state was written by an older class version (new fields get defaults).
-func (w *Worker) loadState(a *activation, st persist.ObjectState, exists bool) goja.Value {
+func (w *Worker) loadState(a *activation, st *persist.ObjectState, exists bool) goja.Value {
 	if !exists {
 		return nil
 	}
@@ -187,59 +306,79 @@ func (w *Worker) initCommitted(a *activation) goja.Value {
 	return nil
 }
 
-// invoke runs one call as a turn of a.
-func (w *Worker) invoke(a *activation, m *Message) {
-	w.beginTurn(a)
+// invoke runs one call as a turn of a, in a frame of its own.
+func (w *Worker) invoke(a *activation, m *Message, ev *logEvent) {
+	w.beginTurn(a, ev)
 	defer w.endTurn()
+	f := &frame{act: a, call: m}
+	w.cur = f
+	w.turn.touch(f)
+	if m.CallID != "" {
+		if a.inProgress == nil {
+			a.inProgress = make(map[string]bool)
+		}
+		a.inProgress[m.CallID] = true
+	}
 	if !callable(m.Method) {
-		w.answerError(m, w.api.newError("NotDefinedError", fmt.Sprintf("%s: %q is not callable through a Ref", a.ref, m.Method), nil))
+		w.failCall(f, w.api.newError("NotDefinedError", fmt.Sprintf("%s: %q is not callable through a Ref", a.ref, m.Method), nil), false)
 		return
 	}
 	fn, ok := goja.AssertFunction(a.inst.Get(m.Method))
 	if !ok {
-		w.answerError(m, w.api.newError("NotDefinedError", fmt.Sprintf("%s has no method %q", a.ref, m.Method), nil))
+		w.failCall(f, w.api.newError("NotDefinedError", fmt.Sprintf("%s has no method %q", a.ref, m.Method), nil), false)
 		return
 	}
 	args, err := w.dec.DecodeArgs(m.Args)
 	if err != nil {
-		w.answerError(m, w.api.newError("DataCloneError", "arguments could not be decoded: "+err.Error(), nil))
+		w.failCall(f, w.api.newError("DataCloneError", "arguments could not be decoded: "+err.Error(), nil), false)
 		return
 	}
 	ret, ok := w.call(fn, a.inst, args...)
 	if !ok {
-		w.answerError(m, w.turn.failed)
+		w.failCall(f, w.turn.failed, false)
 		return
 	}
-	w.settleResult(m, ret, true)
+	w.settleResult(f, ret)
 }
 
-// settleResult replies to m with ret, or, when ret is a pending promise,
-// arranges the reply for when it settles (in a later turn of the same
-// activation). failTurn says whether a rejection fails the turn it happens in.
-func (w *Worker) settleResult(m *Message, ret goja.Value, failTurn bool) {
+// answerCall replies to the call a method invocation serves, once.
+func (w *Worker) answerCall(f *frame, v goja.Value) {
+	if !f.answered {
+		f.answered = true
+		w.answer(f.call, v)
+	}
+}
+
+// failCall replies with a thrown value; failTurn also fails the current turn.
+func (w *Worker) failCall(f *frame, v goja.Value, failTurn bool) {
+	if failTurn && w.turn != nil {
+		w.turn.failed = v
+	}
+	if !f.answered {
+		f.answered = true
+		w.answerError(f.call, v)
+	}
+}
+
+// settleResult replies to f's call with ret, or, when ret is a pending
+// promise, arranges the reply for when it settles (in a later turn of the
+// same activation). A rejection fails the turn it happens in.
+func (w *Worker) settleResult(f *frame, ret goja.Value) {
 	if o, ok := ret.(*goja.Object); ok {
 		if p, ok := o.Export().(*goja.Promise); ok {
 			switch p.State() {
 			case goja.PromiseStateFulfilled:
-				w.answer(m, p.Result())
+				w.answerCall(f, p.Result())
 			case goja.PromiseStateRejected:
 				w.markHandled(p)
-				if failTurn {
-					w.turn.failed = p.Result()
-				}
-				w.answerError(m, p.Result())
+				w.failCall(f, p.Result(), true)
 			default:
-				w.then(o, func(v goja.Value) { w.answer(m, v) }, func(v goja.Value) {
-					if failTurn && w.turn != nil {
-						w.turn.failed = v
-					}
-					w.answerError(m, v)
-				})
+				w.then(o, func(v goja.Value) { w.answerCall(f, v) }, func(v goja.Value) { w.failCall(f, v, true) })
 			}
 			return
 		}
 	}
-	w.answer(m, ret)
+	w.answerCall(f, ret)
 }
 
 // then attaches Go reactions to a promise object.
@@ -252,34 +391,14 @@ func (w *Worker) then(p *goja.Object, onF, onR func(goja.Value)) {
 	}
 }
 
-// handleReply resolves the pending call a reply answers, as a turn of the
-// activation that made the call.
+// handleReply resolves the pending operation a reply answers, as a turn of
+// the activation that is waiting: wherever it lives now.
 func (w *Worker) handleReply(m *Message) {
-	pd := w.settle(m.From.Pending)
-	if pd == nil {
-		return // answered already (timed out, killed)
+	a, ok := w.target(m, m.From.Obj)
+	if !ok {
+		return
 	}
-	w.runInFrame(pd.frame, func() {
-		v, err := w.dec.Decode(m.Args)
-		if err != nil {
-			w.rejectWith(pd, w.api.newError("DataCloneError", "reply could not be decoded: "+err.Error(), nil))
-			return
-		}
-		if m.Failed {
-			if pd.next {
-				if o, ok := v.(*goja.Object); ok && o.Get("name") != nil && o.Get("name").String() == "ChannelClosedError" {
-					w.resolveWith(pd, w.nextResult(goja.Undefined(), true))
-					return
-				}
-			}
-			w.rejectWith(pd, v)
-			return
-		}
-		if pd.next {
-			v = w.nextResult(v, false)
-		}
-		w.resolveWith(pd, v)
-	})
+	w.dispatch(a, &logEvent{Kind: logReply, Seq: m.From.Seq, Payload: m.Args, Failed: m.Failed})
 }
 
 func (w *Worker) nextResult(v goja.Value, done bool) goja.Value {
@@ -301,57 +420,28 @@ func (w *Worker) rejectWith(pd *pending, v goja.Value) {
 	}
 }
 
-// resumeLocal settles a local pending op (timer, yield, join) in its frame.
-func (w *Worker) resumeLocal(id uint64, _ error) {
-	pd := w.settle(id)
-	if pd == nil {
-		return
-	}
-	w.runInFrame(pd.frame, func() {
-		v := pd.value
-		if v == nil {
-			v = goja.Undefined()
-		}
-		w.resolveWith(pd, v)
-	})
-}
-
 // sendInspect asks the worker hosting ref to describe it.
-func (w *Worker) sendInspect(ref objects.Ref, placementOnly bool) goja.Value {
-	w.api.currentFrame("odin.inspect")
-	pd, p := w.newPending()
-	pd.deadline = w.cfg.Now().Add(w.cfg.CallTimeout).UnixNano()
-	w.watchDeadline(pd)
-	method := "inspect"
-	if placementOnly {
-		method = "placement"
-	}
-	w.emit(&Message{Kind: KindInspect, To: ref, Method: method,
-		From: Address{Node: w.cfg.Node, VM: w.cfg.Index, Pending: pd.id}, Deadline: pd.deadline})
+func (w *Worker) sendInspect(ref objects.Ref) goja.Value {
+	f := w.api.currentFrame("odin.inspect")
+	pd, p := w.newPending(pendInspect)
+	pd.deadline = w.turnNow().Add(w.cfg.CallTimeout).UnixNano()
+	m := &Message{Kind: KindInspect, To: ref, Method: "inspect", From: w.address(f.act, pd.seq), Deadline: pd.deadline}
+	w.track(f.act, pd, m)
+	w.emit(m)
 	return w.rt.ToValue(p)
 }
 
+// handleActivate activates an object (at start-up, for objects with a log).
+func (w *Worker) handleActivate(m *Message) { w.target(m, m.To) }
+
 // handleInspect answers an inspection: {class, version, id, node, vm, state,
-// tasklets, log}, or {node, vm} for a placement query.
+// tasklets, log}.
 func (w *Worker) handleInspect(m *Message) {
-	var a *activation
-	var errv goja.Value
-	if m.To.Class == channelClass {
-		a = w.channelActivation(m.To)
-	} else {
-		a, errv = w.activate(m.To)
-	}
-	if errv != nil {
-		w.answerError(m, errv)
+	a, ok := w.target(m, m.To)
+	if !ok {
 		return
 	}
 	o := w.rt.NewObject()
-	if m.Method == "placement" {
-		_ = o.Set("node", w.cfg.Node)
-		_ = o.Set("vm", w.cfg.Index)
-		w.answer(m, o)
-		return
-	}
 	_ = o.Set("class", a.ref.Class)
 	if a.cls != nil {
 		_ = o.Set("version", a.cls.def.Version)
@@ -377,10 +467,16 @@ func (w *Worker) handleInspect(m *Message) {
 		d := w.rt.NewObject()
 		_ = d.Set("id", t.id)
 		_ = d.Set("alive", t.alive)
+		if t.method != "" {
+			_ = d.Set("method", t.method)
+		}
 		ts = append(ts, d)
 	}
 	_ = o.Set("tasklets", w.rt.NewArray(ts...))
-	_ = o.Set("log", 0)
+	_ = o.Set("log", a.logLen)
+	if a.broken != "" {
+		_ = o.Set("broken", a.broken)
+	}
 	w.answer(m, o)
 }
 
@@ -388,7 +484,7 @@ func (w *Worker) handleInspect(m *Message) {
 // keeping its state (through static upgrade(state, fromVersion) if the class
 // has one).
 func (w *Worker) maybeUpgrade(a *activation) {
-	if a.cls == nil || !a.quiescent() {
+	if a.cls == nil || !a.quiescent() || a.broken != "" {
 		return
 	}
 	d := w.cfg.Classes.Latest(a.ref.Class)
@@ -400,7 +496,7 @@ func (w *Worker) maybeUpgrade(a *activation) {
 		w.cfg.Logger.Error("upgrade failed", "object", a.ref.String(), "err", err)
 		return
 	}
-	w.beginTurn(a)
+	w.beginTurn(a, nil)
 	from := a.cls.def.Version
 	state := w.rt.NewObject()
 	for _, k := range a.order {

@@ -62,22 +62,48 @@ type chanState struct {
 	Buf    [][]byte `cbor:"3,keyasint"`
 }
 
-// write returns the store write for a changed durable channel.
-func (c *channel) write(a *activation) *persist.Write {
-	if !c.dirty {
+// write returns the store write of a durable channel's turn: its state if it
+// changed, and the results of the operations of objects it answered (an
+// object whose replay sends an operation again gets the same answer).
+func (c *channel) write(a *activation, t *turnState) *persist.Write {
+	if !c.dirty && len(t.answered) == 0 {
 		return nil
 	}
-	c.dirty = false
-	b, err := cbor.Marshal(chanState{Cap: c.cap, Closed: c.closed, Buf: c.buf})
-	if err != nil {
-		return nil
+	wr := &persist.Write{Class: channelClass, ID: a.ref.ID}
+	if c.dirty {
+		c.dirty = false
+		b, err := cbor.Marshal(chanState{Cap: c.cap, Closed: c.closed, Buf: c.buf})
+		if err != nil {
+			return nil
+		}
+		wr.Puts = []persist.FieldPut{{Name: "state", Value: b}}
+		if !a.exists {
+			wr.Meta = &persist.ObjectMeta{Fields: []string{"state"}}
+			a.exists = true
+		}
 	}
-	wr := &persist.Write{Class: channelClass, ID: a.ref.ID, Puts: []persist.FieldPut{{Name: "state", Value: b}}}
-	if !a.exists {
-		wr.Meta = &persist.ObjectMeta{Fields: []string{"state"}}
-		a.exists = true
+	if len(t.answered) > 0 {
+		for _, e := range t.answered {
+			a.dedupe.add(e)
+		}
+		wr.Dedupe = a.dedupe.encode()
 	}
 	return wr
+}
+
+// waiting reports whether an operation with this call id already waits.
+func (c *channel) waiting(callID string) bool {
+	for _, r := range c.receivers {
+		if r.CallID == callID {
+			return true
+		}
+	}
+	for _, s := range c.senders {
+		if s.m.CallID == callID {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *channel) describe(w *Worker, o *goja.Object) {
@@ -87,24 +113,17 @@ func (c *channel) describe(w *Worker, o *goja.Object) {
 	_ = o.Set("balance", len(c.senders)-len(c.receivers))
 }
 
-// channelActivation returns the activation of a channel in this worker,
-// loading a durable one from the store; nil for an ephemeral channel that
-// no longer exists.
-func (w *Worker) channelActivation(ref objects.Ref) *activation {
-	if a := w.acts[ref]; a != nil {
-		return a
-	}
-	if _, _, eph := EphemeralChannel(ref); eph {
-		return nil
-	}
+// loadChannel activates a durable channel from the store.
+func (w *Worker) loadChannel(ref objects.Ref) *activation {
 	a := &activation{ref: ref, persistent: true, ch: &channel{}}
 	a.frame.act = a
-	if st, ok, err := w.cfg.Store.Load(channelClass, ref.ID); err == nil && ok {
+	if st, ok, err := w.cfg.Store.Load(channelClass, ref.ID); err == nil {
 		var cs chanState
-		if cbor.Unmarshal(st.Fields["state"], &cs) == nil {
+		if ok && cbor.Unmarshal(st.Fields["state"], &cs) == nil {
 			a.ch.cap, a.ch.closed, a.ch.buf = cs.Cap, cs.Closed, cs.Buf
 			a.exists = true
 		}
+		a.dedupe, _ = decodeDedupe(st.Dedupe)
 	}
 	w.acts[ref] = a
 	return a
@@ -112,8 +131,8 @@ func (w *Worker) channelActivation(ref objects.Ref) *activation {
 
 // newEphemeralChannel creates a channel owned by this worker's script.
 func (w *Worker) newEphemeralChannel(capacity int) objects.Ref {
-	w.api.nextChan++
-	ref := objects.Ref{Class: channelClass, ID: fmt.Sprintf("~%d.%d@%s", w.cfg.Index, w.api.nextChan, w.cfg.Node)}
+	w.nextID++
+	ref := objects.Ref{Class: channelClass, ID: fmt.Sprintf("~%d.%d@%s", w.cfg.Index, w.nextID, w.cfg.Node)}
 	a := &activation{ref: ref, ch: &channel{cap: capacity}}
 	a.frame.act = a
 	w.acts[ref] = a
@@ -166,7 +185,7 @@ func (x *api) channel(c goja.FunctionCall) goja.Value {
 
 // channelOp starts a channel operation from JS and returns its promise.
 func (w *Worker) channelOp(info *refInfo, op string, args []goja.Value) goja.Value {
-	w.api.currentFrame("a channel operation")
+	f := w.api.currentFrame("a channel operation")
 	var payload []byte
 	if op == "send" {
 		var err error
@@ -175,14 +194,11 @@ func (w *Worker) channelOp(info *refInfo, op string, args []goja.Value) goja.Val
 			panic(w.api.cloneError(err, "channel send"))
 		}
 	}
-	pd, p := w.newPending()
+	pd, p := w.newPending(pendCall)
 	pd.next = op == "next"
 	pd.channel = info.ref
-	m := &Message{Kind: KindCall, To: info.ref, Method: op, Args: payload,
-		From: Address{Node: w.cfg.Node, VM: w.cfg.Index, Pending: pd.id}}
-	if w.turn != nil {
-		w.turn.calls = append(w.turn.calls, pd.id)
-	}
+	m := &Message{Kind: KindCall, To: info.ref, Method: op, Args: payload, From: w.address(f.act, pd.seq)}
+	w.track(f.act, pd, m)
 	w.emit(m)
 	return w.rt.ToValue(p)
 }
@@ -196,14 +212,20 @@ func argOrUndefined(args []goja.Value, i int) goja.Value {
 
 // channelCall runs one channel operation as a turn of the channel.
 func (w *Worker) channelCall(m *Message) {
-	a := w.channelActivation(m.To)
-	if a == nil {
-		if m.From.Pending != 0 {
-			w.answerError(m, w.api.newError("ChannelClosedError", fmt.Sprintf("channel %s no longer exists (the script that made it ended)", m.To.ID), nil))
-		}
+	a, ok := w.target(m, m.To)
+	if !ok {
 		return
 	}
-	w.beginTurn(a)
+	if m.CallID != "" {
+		if e, ok := a.dedupe.lookup(m.CallID); ok {
+			w.replyAfterCommits(a, m, e.Payload, e.Failed)
+			return
+		}
+		if a.ch.waiting(m.CallID) {
+			return // sent again by a replayed object; it is already waiting
+		}
+	}
+	w.beginTurn(a, nil)
 	w.chanOp(a.ch, m)
 	w.endTurn()
 }

@@ -8,31 +8,43 @@ type Kind uint8
 const (
 	// KindCall invokes Method on the object To with Args.
 	KindCall Kind = iota + 1
-	// KindReply answers the pending call PendingID of worker ReplyVM.
+	// KindReply answers the pending operation From.Seq of the activation
+	// From.Obj.
 	KindReply
 	// KindInspect asks the worker hosting To for a description of the object.
 	KindInspect
+	// KindActivate asks the worker hosting To to activate it (used at
+	// start-up for objects whose tasklets were suspended).
+	KindActivate
 )
 
-// Address names a pending call at its caller: which node, which VM worker,
-// and the worker's pending-call number. The reply to a call goes there.
+// Address names a pending operation at its caller: the calling activation
+// (an object, or a script "$script/N") and its operation number. The reply
+// to a call goes there: to wherever the object lives by then, or, for a
+// script, to the node and VM it runs on. Node and VM also say where the call
+// came from (for placement by access frequency).
 type Address struct {
-	Node    string
-	VM      int
-	Pending uint64
+	Node string
+	VM   int
+	Obj  objects.Ref
+	Seq  uint64
 }
+
+// IsObject reports whether a ref names a user object (not a script or a
+// channel), which can move between VMs and nodes.
+func IsObject(r objects.Ref) bool { return r.Class != "" && r.Class[0] != '$' }
 
 // Message is the unit the broker routes: a call to an object or the reply to
 // one. Payloads are codec bytes, so a Message can cross VMs and nodes as is.
 type Message struct {
 	Kind   Kind
-	To     objects.Ref // KindCall, KindInspect: the target object
+	To     objects.Ref // KindCall, KindInspect, KindActivate: the target
 	Method string      // KindCall: the method name
-	Args   []byte      // KindCall: codec.EncodeArgs bytes; KindReply: the result or the error value
+	Args   []byte      // KindCall: codec.EncodeArgs bytes; KindReply: the result or the thrown value
 	Failed bool        // KindReply: Args holds a thrown value, not a result
-	From   Address     // KindCall, KindInspect: where the reply goes; KindReply: the address answered
-	// CallID identifies a call for exactly-once delivery: the caller's object
-	// and a per-caller sequence number, stable across retries.
+	From   Address     // KindCall, KindInspect: the caller; KindReply: the address answered
+	// CallID identifies a call from an object for exactly-once delivery: the
+	// caller's ref and operation number, the same when the call is re-sent.
 	CallID string
 	// Deadline is the caller's deadline in Unix nanoseconds; 0 = none.
 	Deadline int64
@@ -42,10 +54,16 @@ type Message struct {
 // implements it; scripting never reaches past it.
 type Router interface {
 	// Route delivers m wherever its target lives: a call or an inspection to
-	// the worker (or node) hosting the object, a reply to the caller's
-	// worker. It never blocks on the target. When the target's queue is full
-	// Route returns ErrOverloaded and the caller answers itself.
+	// the worker (or node) hosting the object, a reply to the caller. It
+	// never blocks on the target. When the target's queue is full Route
+	// returns ErrOverloaded and the caller answers itself.
 	Route(m *Message) error
+	// VMOf returns the VM of this node that hosts ref, or -1 if another node
+	// does.
+	VMOf(ref objects.Ref) int
+	// Migrate moves an object to another VM of this node; done is called
+	// (on any goroutine) when the move is over.
+	Migrate(ref objects.Ref, vm int, done func(error))
 	// ListObjects pages through the ids of a class in id order.
 	ListObjects(class, after string, limit int) ([]string, error)
 }

@@ -88,7 +88,8 @@ func (w *Worker) RunScript(prog *goja.Program, args []string, done func(result [
 		w.nextID++
 		a := &activation{ref: objects.Ref{Class: "$script", ID: fmt.Sprint(w.nextID)}, script: true}
 		a.frame.act = a
-		w.beginTurn(a)
+		w.acts[a.ref] = a
+		w.beginTurn(a, nil)
 		fv, err := w.rt.RunProgram(prog)
 		var fn goja.Callable
 		if err == nil {

@@ -29,6 +29,14 @@ type tasklet struct {
 	current uint64 // the pending op the tasklet awaits, 0 if none known
 	// onDone, if set, is told the outcome (used for a script's main tasklet).
 	onDone func(v goja.Value, failed bool)
+	// A tasklet of an object spawned with one of its methods can be restarted
+	// from that method by a replay after a checkpoint.
+	method       string
+	argBytes     []byte
+	this         goja.Value // the instance, for a tasklet started from a method
+	atCheckpoint uint64     // the seq of the checkpoint it is suspended at, 0 if none
+	resumed      bool       // an event resumed it since it started
+	restartSeq   uint64     // replay: the seq its first operation must take
 }
 
 func (a *activation) sortedTasklets() []*tasklet {
@@ -83,13 +91,57 @@ func (x *api) spawn(c goja.FunctionCall) goja.Value {
 	if len(c.Arguments) > 1 {
 		args = append(args, c.Arguments[1:]...)
 	}
-	return x.w.spawnTasklet(f.act, fn, args, nil).obj
+	w := x.w
+	a := f.act
+	method, argBytes := "", []byte(nil)
+	if a.inst != nil {
+		// A tasklet started from a method of the object, with cloneable
+		// arguments, can be restarted from them after a checkpoint; it gets
+		// copies of its arguments, as a restarted one would.
+		if method = methodOf(a.inst, c.Argument(0)); method != "" {
+			if b, err := w.enc.EncodeArgs(nil, args); err == nil {
+				if copies, err := w.dec.DecodeArgs(b); err == nil {
+					args, argBytes = copies, b
+				}
+			} else {
+				method = ""
+			}
+		}
+	}
+	a.nextTask++
+	t := w.newTasklet(a, a.nextTask, fn, args)
+	t.method, t.argBytes = method, argBytes
+	if method != "" {
+		t.this = a.inst
+	}
+	w.scheduleStart(t)
+	return t.obj
 }
 
-// spawnTasklet creates a tasklet of a and schedules its start.
+// methodOf returns the name of inst's method that fn is, or "".
+func methodOf(inst *goja.Object, fn goja.Value) string {
+	for p := inst.Prototype(); p != nil; p = p.Prototype() {
+		for _, n := range p.GetOwnPropertyNames() {
+			if n != "constructor" && p.Get(n).SameAs(fn) {
+				return n
+			}
+		}
+	}
+	return ""
+}
+
+// spawnTasklet creates a tasklet of a (a script) and schedules its start.
 func (w *Worker) spawnTasklet(a *activation, fn goja.Callable, args []goja.Value, onDone func(goja.Value, bool)) *tasklet {
-	w.nextTasklet++
-	t := &tasklet{id: w.nextTasklet, fn: fn, args: args, alive: true, onDone: onDone}
+	a.nextTask++
+	t := w.newTasklet(a, a.nextTask, fn, args)
+	t.onDone = onDone
+	w.scheduleStart(t)
+	return t
+}
+
+// newTasklet creates a tasklet of a with a given number.
+func (w *Worker) newTasklet(a *activation, id uint64, fn goja.Callable, args []goja.Value) *tasklet {
+	t := &tasklet{id: id, fn: fn, args: args, alive: true}
 	t.frame = frame{act: a, task: t}
 	t.obj = w.rt.CreateObject(w.api.taskProto)
 	_ = t.obj.DefineDataPropertySymbol(w.api.taskSym, w.rt.ToValue(t), goja.FLAG_FALSE, goja.FLAG_FALSE, goja.FLAG_FALSE)
@@ -98,23 +150,31 @@ func (w *Worker) spawnTasklet(a *activation, fn goja.Callable, args []goja.Value
 		a.tasklets = make(map[uint64]*tasklet)
 	}
 	a.tasklets[t.id] = t
+	return t
+}
+
+// scheduleStart starts a tasklet at the next scheduling point.
+func (w *Worker) scheduleStart(t *tasklet) {
 	ev := event{kind: evTaskStart, task: t}
 	if w.turn != nil {
 		w.turn.posts = append(w.turn.posts, ev)
 	} else {
 		w.post(ev)
 	}
-	return t
 }
 
 // startTasklet runs a tasklet's function, in a turn of its activation.
-func (w *Worker) startTasklet(t *tasklet) {
+func (w *Worker) startTasklet(t *tasklet, ev *logEvent) {
 	if t.done || t.started {
 		return
 	}
 	t.started = true
-	w.runInFrame(&t.frame, func() {
-		ret, err := t.fn(goja.Undefined(), t.args...)
+	w.runInFrame(&t.frame, ev, func() {
+		this := t.this
+		if this == nil {
+			this = goja.Undefined()
+		}
+		ret, err := t.fn(this, t.args...)
 		t.args = nil
 		if err != nil {
 			w.finishTasklet(t, w.api.thrown(err), true)
@@ -152,7 +212,7 @@ func (w *Worker) finishTasklet(t *tasklet, v goja.Value, failed bool) {
 		return
 	}
 	for _, pd := range t.joiners {
-		if w.settle(pd.id) == nil {
+		if w.settle(t.frame.act, pd.seq) == nil {
 			continue
 		}
 		if failed {
@@ -178,7 +238,7 @@ func (w *Worker) join(t *tasklet) goja.Value {
 		}
 		return w.rt.ToValue(p)
 	}
-	pd, p := w.newPending()
+	pd, p := w.newPending(pendJoin)
 	t.joiners = append(t.joiners, pd)
 	return w.rt.ToValue(p)
 }
@@ -192,11 +252,11 @@ func (w *Worker) kill(t *tasklet) {
 	}
 	t.killed = true
 	killed := w.api.newError("KilledError", fmt.Sprintf("tasklet %d was killed", t.id), nil)
+	a := t.frame.act
 	if t.current != 0 {
-		if pd := w.settle(t.current); pd != nil {
+		if pd := w.settle(a, t.current); pd != nil {
 			if pd.channel.Class != "" {
-				w.send(&Message{Kind: KindCall, To: pd.channel, Method: "$cancel",
-					From: Address{Node: w.cfg.Node, VM: w.cfg.Index, Pending: pd.id}})
+				w.emit(&Message{Kind: KindCall, To: pd.channel, Method: "$cancel", From: w.address(a, pd.seq)})
 			}
 			w.rejectWith(pd, killed)
 		}
@@ -229,12 +289,11 @@ func (x *api) sleep(c goja.FunctionCall) goja.Value {
 		ms = 0
 	}
 	w := x.w
-	pd, p := w.newPending()
-	id := pd.id
+	a := w.cur.act
+	pd, p := w.newPending(pendSleep)
 	d := time.Duration(ms * float64(time.Millisecond))
-	start := func() {
-		pd.timer = time.AfterFunc(d, func() { _ = w.inbox.push(event{kind: evResume, pend: id}) })
-	}
+	pd.due = w.turnNow().Add(d).UnixNano()
+	start := func() { w.armTimer(a, pd, d) }
 	if w.turn != nil {
 		// The timer starts when the turn's output is released.
 		w.turn.posts = append(w.turn.posts, event{kind: evFunc, fn: start})
@@ -246,14 +305,40 @@ func (x *api) sleep(c goja.FunctionCall) goja.Value {
 
 func (x *api) yield(goja.FunctionCall) goja.Value {
 	x.currentFrame("odin.yield")
-	w := x.w
-	pd, p := w.newPending()
-	ev := event{kind: evResume, pend: pd.id}
+	pd, p := x.w.newPending(pendLocal)
+	x.w.postResume(pd)
+	return x.w.rt.ToValue(p)
+}
+
+// postResume resumes a local op at the next scheduling point (after the
+// current turn's commit).
+func (w *Worker) postResume(pd *pending) {
+	ev := event{kind: evResume, act: pd.frame.act, pend: pd.seq}
 	if w.turn != nil {
 		w.turn.posts = append(w.turn.posts, ev)
 	} else {
 		w.post(ev)
 	}
+}
+
+// checkpoint is odin.checkpoint(): a scheduling point at which a tasklet of
+// an object declares that its locals carry nothing over. When every tasklet
+// of the object sits at one, the object's log is cut (log.go).
+func (x *api) checkpoint(goja.FunctionCall) goja.Value {
+	w := x.w
+	f := x.currentFrame("odin.checkpoint")
+	t := f.task
+	if t == nil || f.act.inst == nil {
+		// Outside an object's tasklet there is no log to cut: a yield.
+		return x.yield(goja.FunctionCall{})
+	}
+	if t.method == "" {
+		x.throw("Error", "odin.checkpoint() needs a tasklet started from a method of the object with cloneable arguments, as in odin.spawn(this.loop, ch): a closure cannot be restarted after a restart or a move")
+	}
+	pd, p := w.newPending(pendLocal)
+	pd.checkpoint = true
+	t.atCheckpoint = pd.seq
+	w.postResume(pd)
 	return w.rt.ToValue(p)
 }
 
@@ -293,7 +378,7 @@ func (x *api) exclusive(c goja.FunctionCall) goja.Value {
 		a.excl = &exclusive{}
 		run()
 	} else {
-		pd, p := w.newPending()
+		pd, p := w.newPending(pendLocal)
 		a.excl.queue = append(a.excl.queue, pd)
 		w.then(w.rt.ToValue(p).ToObject(w.rt), func(goja.Value) { run() }, func(v goja.Value) { _ = reject(v) })
 	}
@@ -310,8 +395,8 @@ func (w *Worker) leaveExclusive(a *activation) {
 	for len(ex.queue) > 0 {
 		pd := ex.queue[0]
 		ex.queue = ex.queue[1:]
-		if w.settle(pd.id) != nil {
-			w.post(event{kind: evFunc, fn: func() { w.runInFrame(pd.frame, func() { w.resolveWith(pd, goja.Undefined()) }) }})
+		if a.pending[pd.seq] == pd {
+			w.postResume(pd)
 			return
 		}
 	}
@@ -319,7 +404,12 @@ func (w *Worker) leaveExclusive(a *activation) {
 	waiting := a.waiting
 	a.waiting = nil
 	for _, m := range waiting {
-		w.post(event{kind: evMessage, msg: m})
+		ev := event{kind: evMessage, msg: m}
+		if w.turn != nil {
+			w.turn.posts = append(w.turn.posts, ev)
+		} else {
+			w.post(ev)
+		}
 	}
 }
 

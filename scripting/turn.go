@@ -17,6 +17,10 @@ import (
 type frame struct {
 	act  *activation
 	task *tasklet
+	// call is the call a method invocation serves; answered once its reply
+	// is out (a failed turn answers every call whose code ran in it).
+	call     *Message
+	answered bool
 }
 
 // activation is a live object (or a channel, or a script) in this worker.
@@ -37,16 +41,31 @@ type activation struct {
 	inflight int          // commits not yet durable
 	held     []*heldBatch // outputs waiting for commits, oldest first
 
-	pendingOps int // promises this activation awaits from the worker
-	tasklets   map[uint64]*tasklet
-	excl       *exclusive
-	waiting    []*Message // calls held while an exclusive section runs
+	seq      uint64              // numbers pending operations
+	pending  map[uint64]*pending // operations awaited, by seq
+	nextTask uint64              // numbers tasklets
+	tasklets map[uint64]*tasklet
+	excl     *exclusive
+	waiting  []*Message // calls held while an exclusive section runs
+
+	// The replay log (log.go): nil base = quiescent, no log.
+	logBase  *logBase
+	logLen   int
+	logBytes int
+	actTime  int64     // time and seeds of the activation turn, replayed with it
+	actSeed  [2]uint64 //
+	// Exactly-once: calls answered recently, and calls running.
+	dedupe     dedupeTable
+	inProgress map[string]bool
+	broken     string // replay diverged: every call is answered NondeterminismError
 
 	ch *channel // for $Channel activations
 
 	lastUsed     time.Time // start of the last turn, for passivation
 	classEpoch   uint64    // the class registry's epoch when the class was last checked
 	deactivating bool      // onDeactivate ran; leave memory once commits are done
+	releasing    *release  // moving to another VM (migrate.go)
+	calls        callStats // calls by origin VM, for placement (migrate.go)
 }
 
 // heldBatch is the output of the turns that wait for one commit.
@@ -55,17 +74,24 @@ type heldBatch struct {
 	posts []event
 }
 
+// quiescent: nothing suspended. Such an object is described by its state
+// alone and carries no log.
 func (a *activation) quiescent() bool {
-	return a.pendingOps == 0 && len(a.tasklets) == 0 && a.excl == nil && a.inflight == 0
+	return len(a.pending) == 0 && len(a.tasklets) == 0 && a.excl == nil && len(a.inProgress) == 0
 }
 
 // turnState buffers a turn's effects behind the output gate.
 type turnState struct {
-	act    *activation
-	out    []*Message // outgoing calls and replies
-	posts  []event    // local events: tasklet starts, timers, yields
-	calls  []uint64   // pending ids of the calls this turn made
-	failed goja.Value // the thrown value that failed the turn, nil if none
+	act      *activation
+	ev       *logEvent  // the event the turn delivers (nil: activation, upgrade, hooks)
+	out      []*Message // outgoing calls and replies
+	posts    []event    // local events: tasklet starts, timers, yields
+	calls    []uint64   // seqs of the calls this turn made
+	answered []dedupeEntry
+	touched  []*frame   // method invocations whose code ran in this turn
+	failed   goja.Value // the thrown value that failed the turn, nil if none
+	seq0     uint64     // the activation's counters when the turn began
+	task0    uint64
 }
 
 // tracker implements goja.AsyncContextTracker with frames.
@@ -75,7 +101,20 @@ func (t tracker) Grab() any { return t.w.cur }
 func (t tracker) Resumed(o any) {
 	if f, ok := o.(*frame); ok && f != nil {
 		t.w.cur = f
+		if f.call != nil && t.w.turn != nil {
+			t.w.turn.touch(f)
+		}
 	}
+}
+
+// touch records that a method invocation's code ran in this turn.
+func (t *turnState) touch(f *frame) {
+	for _, g := range t.touched {
+		if g == f {
+			return
+		}
+	}
+	t.touched = append(t.touched, f)
 }
 func (t tracker) Exited() {
 	if t.w.turn != nil {
@@ -83,10 +122,9 @@ func (t tracker) Exited() {
 	}
 }
 
-// runInFrame runs fn as one turn of f's activation with f as the current
-// frame. Nested use (fn already inside a turn of the same activation) just
-// runs fn.
-func (w *Worker) runInFrame(f *frame, fn func()) {
+// runInFrame runs fn as one turn of f's activation, delivering ev, with f as
+// the current frame. Nested use (already inside a turn) just runs fn.
+func (w *Worker) runInFrame(f *frame, ev *logEvent, fn func()) {
 	if w.turn != nil {
 		saved := w.cur
 		w.cur = f
@@ -94,28 +132,39 @@ func (w *Worker) runInFrame(f *frame, fn func()) {
 		w.cur = saved
 		return
 	}
-	w.beginTurn(f.act)
+	w.beginTurn(f.act, ev)
 	w.cur = f
 	fn()
 	w.endTurn()
 }
 
-func (w *Worker) beginTurn(a *activation) {
-	w.turn = &turnState{act: a}
+// beginTurn starts a turn of a. A persistent turn gets its own time and
+// random seed: fresh ones, recorded in ev, or, in replay, ev's.
+func (w *Worker) beginTurn(a *activation, ev *logEvent) {
+	w.turn = &turnState{act: a, ev: ev, seq0: a.seq, task0: a.nextTask}
 	w.cur = &a.frame
-	if a.persistent {
-		w.turnTime = w.cfg.Now()
-		a.lastUsed = w.turnTime
-		w.turnPCG.Seed(w.rng.Uint64(), w.rng.Uint64())
-		w.detRand = true
-		w.wmu.Lock()
-		w.turnSeq++
-		w.turnStart = time.Now()
-		w.turnLimit = true
-		w.wmu.Unlock()
-	} else {
+	if !a.persistent {
 		w.detRand = false
+		return
 	}
+	w.detRand = true
+	if w.replaying && ev != nil {
+		w.turnTime = time.Unix(0, ev.Time)
+		w.turnPCG.Seed(ev.Seed[0], ev.Seed[1])
+	} else {
+		w.turnTime = w.cfg.Now()
+		s1, s2 := w.rng.Uint64(), w.rng.Uint64()
+		w.turnPCG.Seed(s1, s2)
+		w.turnSeed = [2]uint64{s1, s2}
+		if ev != nil {
+			ev.Time, ev.Seed = w.turnTime.UnixNano(), [2]uint64{s1, s2}
+		}
+	}
+	a.lastUsed = w.turnTime
+	w.wmu.Lock()
+	w.turnSeq++
+	w.turnLimit = true
+	w.wmu.Unlock()
 }
 
 // call runs a JS function inside the current turn and turns an exception or
@@ -139,22 +188,18 @@ func (w *Worker) endTurn() {
 		w.wmu.Unlock()
 	}
 	var write *persist.Write
-	if a.persistent && a.inst != nil && t.failed == nil {
-		var cerr goja.Value
-		write, cerr = w.diff(a)
-		if cerr != nil {
-			t.failed = cerr
-		}
-	}
-	if a.persistent && a.ch != nil && t.failed == nil {
-		write = a.ch.write(a)
-	}
-	if t.failed != nil && a.persistent {
-		w.rollback(a, t)
+	switch {
+	case a.cls != nil && a.persistent:
+		write = w.endObjectTurn(a, t)
+	case a.ch != nil && a.persistent && t.failed == nil && !w.replaying:
+		write = a.ch.write(a, t)
 	}
 	w.turn = nil
 	w.cur = nil
 	w.reportRejections()
+	if w.replaying {
+		return // effects of a replayed turn happened before the crash or the move
+	}
 	switch {
 	case write != nil:
 		a.inflight++
@@ -172,6 +217,72 @@ func (w *Worker) endTurn() {
 	}
 }
 
+// endObjectTurn validates and diffs the state, rolls a failed turn back, and
+// keeps the replay log: cleared when the object is quiescent, truncated at a
+// checkpoint, otherwise extended by this turn's event. It returns what to
+// commit (nil: nothing changed).
+func (w *Worker) endObjectTurn(a *activation, t *turnState) *persist.Write {
+	var pre *logBase
+	if a.logBase == nil && !w.replaying && !a.quiescent() {
+		pre = w.snapshotBase(a, t)
+	}
+	var write *persist.Write
+	if t.failed == nil && a.inst != nil {
+		var cerr goja.Value
+		write, cerr = w.diff(a)
+		if cerr != nil {
+			t.failed = cerr
+		}
+	}
+	if t.failed != nil {
+		w.rollback(a, t)
+		write = nil
+	}
+	if w.replaying {
+		return nil
+	}
+	ensure := func() {
+		if write == nil {
+			write = &persist.Write{Class: a.ref.Class, ID: a.ref.ID}
+		}
+	}
+	switch {
+	case a.quiescent():
+		if a.logBase != nil {
+			ensure()
+			write.LogClear = true
+			a.logBase, a.logLen, a.logBytes = nil, 0, 0
+		}
+	case w.truncatable(a):
+		ensure()
+		base := w.checkpointBase(a)
+		write.LogClear, write.LogBase = true, base.encode()
+		a.logBase, a.logLen, a.logBytes = base, 0, 0
+	case t.ev != nil || a.logBase == nil:
+		ensure()
+		if a.logBase == nil {
+			if pre == nil {
+				pre = w.snapshotBase(a, t)
+			}
+			a.logBase = pre
+			write.LogBase = pre.encode()
+		}
+		if t.ev != nil {
+			data := t.ev.encode()
+			write.LogAppend = append(write.LogAppend, persist.LogEntry{Seq: uint64(a.logLen), Data: data})
+			a.logLen++
+			a.logBytes += len(data)
+		}
+	}
+	if len(t.answered) > 0 && write != nil {
+		for _, e := range t.answered {
+			a.dedupe.add(e)
+		}
+		write.Dedupe = a.dedupe.encode()
+	}
+	return write
+}
+
 // rollback restores the fields of a's instance from the last committed
 // encodings and drops the turn's outgoing calls, timers and spawns. Replies
 // the turn produced all carry the failure, so that no caller is left waiting.
@@ -185,6 +296,14 @@ func (w *Worker) rollback(a *activation, t *turnState) {
 	if err != nil {
 		failure, _ = w.enc.Encode(nil, w.api.newError("Error", fmt.Sprint(t.failed), nil))
 	}
+	// A method still suspended whose code ran in this turn fails with it:
+	// its caller gets the error now (what it does later is not answered).
+	for _, f := range t.touched {
+		if !f.answered {
+			f.answered = true
+			w.reply(f.call, failure, true)
+		}
+	}
 	out := t.out[:0]
 	for _, m := range t.out {
 		if m.Kind == KindReply {
@@ -194,8 +313,11 @@ func (w *Worker) rollback(a *activation, t *turnState) {
 	}
 	t.out = out
 	t.posts = nil
-	for _, id := range t.calls {
-		w.settle(id)
+	for i := range t.answered {
+		t.answered[i].Payload, t.answered[i].Failed = failure, true
+	}
+	for _, seq := range t.calls {
+		w.settle(a, seq)
 	}
 }
 
@@ -224,8 +346,9 @@ func (w *Worker) restoreFields(a *activation) error {
 	return nil
 }
 
-// transient reports whether a property is kept out of persistent state.
-func transient(name string) bool { return len(name) > 0 && name[0] == '_' }
+// transient reports whether a property is kept out of persistent state:
+// names starting with "_" (and the empty name, which the store reserves).
+func transient(name string) bool { return name == "" || name[0] == '_' }
 
 // diff encodes the instance's persistent fields, compares them with the last
 // commit and validates what changed. It returns the write to commit (nil if
@@ -337,58 +460,20 @@ func (w *Worker) committed(a *activation, err error) {
 		// The in-memory state is ahead of the store: drop the activation so
 		// that the next call reloads what is durable.
 		if a.inflight == 0 && a.ref.Class != "" {
-			delete(w.acts, a.ref)
+			w.forget(a)
 		}
 	}
 	w.release(b.msgs, b.posts)
-	if a.inflight == 0 && a.deactivating {
-		w.forget(a)
+	if a.inflight > 0 {
 		return
 	}
-	if a.inflight == 0 && a.quiescent() {
+	switch {
+	case a.releasing != nil:
+		w.finishRelease(a)
+	case a.deactivating:
+		w.forget(a)
+	case a.quiescent():
 		w.maybeUpgrade(a)
-	}
-}
-
-// passivateIdle deactivates the objects idle for longer than IdleTimeout.
-func (w *Worker) passivateIdle(now time.Time) {
-	for _, a := range w.acts {
-		if !a.persistent || a.deactivating || now.Sub(a.lastUsed) < w.cfg.IdleTimeout {
-			continue
-		}
-		if a.ch != nil {
-			if len(a.ch.senders) == 0 && len(a.ch.receivers) == 0 && a.inflight == 0 {
-				delete(w.acts, a.ref)
-			}
-			continue
-		}
-		if a.quiescent() && len(a.waiting) == 0 {
-			w.deactivate(a)
-		}
-	}
-}
-
-// deactivate runs an object's onDeactivate hook as a turn (its changes are
-// committed like any turn's) and removes it from memory once that commit is
-// durable. A call arriving meanwhile finds it still active and keeps it.
-func (w *Worker) deactivate(a *activation) {
-	if hook, ok := goja.AssertFunction(a.inst.Get("onDeactivate")); ok {
-		w.beginTurn(a)
-		if _, ok := w.call(hook, a.inst); !ok {
-			w.cfg.Logger.Warn("onDeactivate threw", "object", a.ref.String(), "err", w.turn.failed.String())
-		}
-		w.endTurn()
-	}
-	if a.inflight == 0 {
-		w.forget(a)
-		return
-	}
-	a.deactivating = true
-}
-
-func (w *Worker) forget(a *activation) {
-	if w.acts[a.ref] == a {
-		delete(w.acts, a.ref)
 	}
 }
 
@@ -407,12 +492,12 @@ func (w *Worker) release(msgs []*Message, posts []event) {
 func (w *Worker) send(m *Message) {
 	switch m.Kind {
 	case KindReply:
-		if m.From.VM == w.cfg.Index && m.From.Node == w.cfg.Node {
+		if a := w.acts[m.From.Obj]; a != nil && a.releasing == nil {
 			w.post(event{kind: evMessage, msg: m})
 			return
 		}
 	case KindCall, KindInspect:
-		if _, ok := w.acts[m.To]; ok {
+		if a := w.acts[m.To]; a != nil && a.releasing == nil {
 			w.post(event{kind: evMessage, msg: m})
 			return
 		}
@@ -456,8 +541,14 @@ func (w *Worker) answerError(m *Message, thrown goja.Value) {
 	w.reply(m, buf, true)
 }
 
-// reply turns the call message m into its reply, reusing it.
+// reply turns the call message m into its reply, reusing it. A call from
+// an object answered inside a turn of the callee is remembered for
+// exactly-once delivery.
 func (w *Worker) reply(m *Message, payload []byte, failed bool) {
+	if m.CallID != "" && w.turn != nil && m.Kind == KindCall && w.turn.act.ref == m.To {
+		delete(w.turn.act.inProgress, m.CallID)
+		w.turn.answered = append(w.turn.answered, dedupeEntry{CallID: m.CallID, Payload: payload, Failed: failed})
+	}
 	m.Kind = KindReply
 	m.Args = payload
 	m.Failed = failed

@@ -1,16 +1,18 @@
 package scripting
 
 import (
-	"container/heap"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/dop251/goja"
+	"golang.org/x/sys/unix"
 
 	"github.com/odin-db/odin/objects"
 	"github.com/odin-db/odin/persist"
@@ -44,7 +46,14 @@ type Config struct {
 	// IdleTimeout passivates an object that had no event for this long and
 	// is quiescent: onDeactivate runs, then it leaves memory. Default 5m.
 	IdleTimeout time.Duration
-	Logger      *slog.Logger
+	// An object's replay log is bounded: past either limit new calls to it
+	// are refused with an error that names odin.checkpoint().
+	MaxLogEvents int // default 10,000
+	MaxLogBytes  int // default 16 MB
+	// Placement is told, once a second, the objects whose calls came mostly
+	// from another VM (nil: objects do not move by themselves).
+	Placement func([]MoveRequest)
+	Logger    *slog.Logger
 
 	// Now and Seed make time and randomness injectable for tests.
 	Now  func() time.Time
@@ -59,6 +68,8 @@ func DefaultConfig() Config {
 		MaxCallStack: 2000,
 		QueueLimit:   100000,
 		IdleTimeout:  5 * time.Minute,
+		MaxLogEvents: 10000,
+		MaxLogBytes:  16 << 20,
 		Now:          time.Now,
 	}
 }
@@ -70,7 +81,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("scripting: config: no Router")
 	case c.Classes == nil:
 		return fmt.Errorf("scripting: config: no Classes")
-	case c.TurnLimit <= 0 || c.CallTimeout <= 0 || c.MaxCallStack <= 0 || c.QueueLimit <= 0 || c.IdleTimeout <= 0:
+	case c.TurnLimit <= 0 || c.CallTimeout <= 0 || c.MaxCallStack <= 0 || c.QueueLimit <= 0 || c.IdleTimeout <= 0 ||
+		c.MaxLogEvents <= 0 || c.MaxLogBytes <= 0:
 		return fmt.Errorf("scripting: config: limits must be positive")
 	case c.Now == nil:
 		return fmt.Errorf("scripting: config: no Now")
@@ -92,26 +104,29 @@ type Worker struct {
 	dec *codec.Decoder
 	api *api
 
-	acts        map[objects.Ref]*activation
-	pending     map[uint64]*pending
-	deadline    deadlineHeap
-	nextID      uint64
-	nextTasklet uint64
-	ticks       uint64
+	acts      map[objects.Ref]*activation
+	deadlines map[*activation]struct{} // activations with operations that have a deadline
+	nextID    uint64                   // numbers script activations and ephemeral channels
+	ticks     uint64
+	// parked holds messages for objects moving here from another VM until
+	// the source has let them go (see migrate.go).
+	parked map[objects.Ref][]*Message
+	// replaying: the current turns rebuild an activation from its log;
+	// their effects are not sent and nothing is committed.
+	replaying bool
 
-	cur      *frame      // the frame whose code is running (see tracker)
-	turn     *turnState  // the turn in progress, nil between turns
-	turnAct  *activation // the activation the current turn belongs to
+	cur      *frame     // the frame whose code is running (see tracker)
+	turn     *turnState // the turn in progress, nil between turns
 	rng      *rand.Rand
 	turnTime time.Time
 
 	// watchdog state, guarded by wmu
 	wmu       sync.Mutex
-	turnStart time.Time
 	turnSeq   uint64
 	turnLimit bool
 
 	detRand     bool       // the current turn uses deterministic time and randomness
+	turnSeed    [2]uint64  // the current turn's seed
 	turnPCG     *rand.PCG  // seeded per turn
 	turnRandGen *rand.Rand // over turnPCG
 
@@ -122,6 +137,8 @@ type Worker struct {
 	done    chan struct{}
 	stopped atomic.Bool
 	scratch []byte
+	qlen    atomic.Int64 // events waiting, for load balancing
+	tid     atomic.Int64 // the OS thread running the worker, for its CPU clock
 }
 
 // New creates a worker and starts its goroutine.
@@ -142,13 +159,14 @@ func New(cfg Config) (*Worker, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	w := &Worker{
-		cfg:     cfg,
-		inbox:   newInbox(cfg.QueueLimit),
-		acts:    make(map[objects.Ref]*activation),
-		pending: make(map[uint64]*pending),
-		done:    make(chan struct{}),
-		rng:     rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.Index))),
-		turnPCG: rand.NewPCG(0, 0),
+		cfg:       cfg,
+		inbox:     newInbox(cfg.QueueLimit),
+		acts:      make(map[objects.Ref]*activation),
+		parked:    make(map[objects.Ref][]*Message),
+		deadlines: make(map[*activation]struct{}),
+		done:      make(chan struct{}),
+		rng:       rand.New(rand.NewPCG(cfg.Seed, uint64(cfg.Index))),
+		turnPCG:   rand.NewPCG(0, 0),
 	}
 	w.turnRandGen = rand.New(w.turnPCG)
 	ready := make(chan error, 1)
@@ -186,6 +204,11 @@ func (w *Worker) Stop() {
 
 func (w *Worker) run(ready chan<- error) {
 	defer close(w.done)
+	// The worker keeps its OS thread so that the watchdog can read the CPU
+	// time its turns use (the turn limit is CPU time, not wall time).
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	w.tid.Store(int64(unix.Gettid()))
 	if err := w.init(); err != nil {
 		ready <- err
 		return
@@ -201,23 +224,21 @@ func (w *Worker) run(ready chan<- error) {
 				w.shutdown()
 				return
 			}
-			w.handle(ev)
+			w.handleSafely(ev)
 			if w.queue.len()%64 == 0 {
 				spare = w.takeInbox(spare)
+				w.qlen.Store(int64(w.queue.len()))
 			}
 		}
 		spare = w.takeInbox(spare)
+		w.qlen.Store(int64(w.queue.len()))
 		if w.queue.len() > 0 {
 			continue
 		}
 		select {
 		case <-w.inbox.wake:
 		case <-tick.C:
-			w.expireDeadlines()
-			w.ticks++
-			if w.ticks%20 == 0 {
-				w.passivateIdle(w.cfg.Now())
-			}
+			w.tick()
 		}
 	}
 }
@@ -257,6 +278,41 @@ func (w *Worker) shutdown() {
 	}
 }
 
+// tick runs the worker's periodic duties (every 50 ms when idle).
+func (w *Worker) tick() {
+	w.expireDeadlines()
+	w.ticks++
+	if w.ticks%20 == 0 {
+		w.passivateIdle(w.cfg.Now())
+		if reqs := w.placementWindow(); len(reqs) > 0 && w.cfg.Placement != nil {
+			w.cfg.Placement(reqs)
+		}
+	}
+}
+
+// handleSafely handles an event; a Go panic (a bug, or goja failing on a
+// pathological script) fails the turn in progress instead of the process.
+func (w *Worker) handleSafely(ev event) {
+	defer func() {
+		if r := recover(); r != nil {
+			w.cfg.Logger.Error("worker recovered from a panic", "vm", w.cfg.Index, "panic", fmt.Sprint(r))
+			w.printErr("odin: internal error in VM %d (the turn was abandoned): %v", w.cfg.Index, r)
+			if w.turn != nil {
+				t := w.turn
+				w.turn.failed = w.api.newError("Error", fmt.Sprintf("internal error: %v", r), nil)
+				func() {
+					defer func() { _ = recover() }()
+					w.endTurn()
+				}()
+				if w.turn == t {
+					w.turn, w.cur = nil, nil
+				}
+			}
+		}
+	}()
+	w.handle(ev)
+}
+
 func (w *Worker) handle(ev event) {
 	switch ev.kind {
 	case evMessage:
@@ -267,45 +323,80 @@ func (w *Worker) handle(ev event) {
 			w.handleReply(ev.msg)
 		case KindInspect:
 			w.handleInspect(ev.msg)
+		case KindActivate:
+			w.handleActivate(ev.msg)
 		}
 	case evCommitted:
 		w.committed(ev.act, ev.err)
 	case evFunc:
 		ev.fn()
 	case evResume:
-		w.resumeLocal(ev.pend, ev.err)
+		if w.acts[ev.act.ref] == ev.act && ev.act.pending[ev.pend] != nil {
+			w.dispatch(ev.act, &logEvent{Kind: logResume, Seq: ev.pend})
+		}
 	case evTaskStart:
-		w.startTasklet(ev.task)
+		a := ev.task.frame.act
+		if w.acts[a.ref] == a && !ev.task.started && !ev.task.done {
+			w.dispatch(a, &logEvent{Kind: logStart, Seq: ev.task.id})
+		}
 	}
 }
 
-// watchdog interrupts a turn that runs longer than the turn limit. It reads
-// the turn's start under wmu and interrupts under wmu, and the worker ends a
-// turn (clearing any interrupt) under wmu, so an interrupt can never leak
-// into the next turn.
+// watchdog interrupts a turn that uses more CPU time than the turn limit.
+// It samples the worker thread's CPU clock: while the same turn runs from
+// one sample to the next, the CPU time between them counts against it. It
+// interrupts under wmu, and the worker ends a turn (clearing any interrupt)
+// under wmu, so an interrupt can never leak into the next turn. Where the
+// thread's CPU clock cannot be read, wall time counts instead.
 func (w *Worker) watchdog() {
-	period := w.cfg.TurnLimit / 4
-	if period > 100*time.Millisecond {
-		period = 100 * time.Millisecond
+	period := w.cfg.TurnLimit / 10
+	if period > 50*time.Millisecond {
+		period = 50 * time.Millisecond
 	}
 	if period < time.Millisecond {
 		period = time.Millisecond
 	}
 	t := time.NewTicker(period)
 	defer t.Stop()
+	var lastSeq uint64
+	var last, used time.Duration
 	for {
 		select {
 		case <-w.done:
 			return
 		case <-t.C:
 		}
+		now, err := threadCPU(int(w.tid.Load()))
+		if err != nil {
+			now = time.Duration(time.Now().UnixNano())
+		}
 		w.wmu.Lock()
-		if w.turnLimit && time.Since(w.turnStart) > w.cfg.TurnLimit {
+		if w.turnLimit && w.turnSeq == lastSeq {
+			used += now - last
+		} else {
+			used = 0
+		}
+		lastSeq, last = w.turnSeq, now
+		if w.turnLimit && used >= w.cfg.TurnLimit {
 			w.turnLimit = false
 			w.rt.Interrupt(errTurnLimit{w.cfg.TurnLimit})
 		}
 		w.wmu.Unlock()
 	}
+}
+
+// threadCPU reads the CPU time of thread tid (Linux: the per-thread CPU
+// clock id is derived from the thread id, as glibc's pthread_getcpuclockid).
+func threadCPU(tid int) (time.Duration, error) {
+	if tid == 0 {
+		return 0, fmt.Errorf("no thread")
+	}
+	clock := int32(^uint32(tid)<<3) | 6
+	var ts unix.Timespec
+	if err := unix.ClockGettime(clock, &ts); err != nil {
+		return 0, err
+	}
+	return time.Duration(ts.Nano()), nil
 }
 
 type errTurnLimit struct{ d time.Duration }
@@ -314,50 +405,77 @@ func (e errTurnLimit) Error() string {
 	return fmt.Sprintf("turn exceeded its time limit of %v and was interrupted", e.d)
 }
 
-// pending is an operation whose promise the worker resolves later: a call to
-// an object, a channel operation, a timer, a yield.
+// pendKind says what a pending operation waits for, which decides what
+// happens to it after a replay (see log.go).
+type pendKind uint8
+
+const (
+	pendCall    pendKind = iota + 1 // a call to an object or a channel: re-sent after replay
+	pendInspect                     // an inspection: re-sent after replay
+	pendSleep                       // a timer: re-armed after replay
+	pendLocal                       // resumed by the next event (yield, checkpoint, exclusive hand-over): re-posted after replay
+	pendJoin                        // a tasklet's end: settled by the replay itself
+)
+
+// pending is an operation whose promise the worker resolves later. It
+// belongs to an activation and is numbered by it, so that the numbers are
+// the same when the activation is rebuilt by replay, on this VM or another.
 type pending struct {
-	id       uint64
+	seq      uint64
+	kind     pendKind
 	resolve  func(any) error
 	reject   func(any) error
 	frame    *frame
-	deadline int64
+	deadline int64 // Unix ns; 0 = none
 	// next: the result is a channel next(): wrap it as {value, done}.
-	next bool
-	// local: resolved by an evResume with value; not a remote reply.
-	value goja.Value
-	timer *time.Timer
-	// channel: the op is on this channel; a killed waiter cancels it there.
-	channel objects.Ref
+	next       bool
+	checkpoint bool       // an odin.checkpoint() of frame.task
+	value      goja.Value // resolution of a local op (its rejection if failed)
+	failed     bool
+	timer      *time.Timer
+	due        int64       // pendSleep: when it fires, Unix ns
+	channel    objects.Ref // the op is on this channel; a killed waiter cancels it there
+	msg        *Message    // pendCall, pendInspect: the message, to re-send after replay
 }
 
-func (w *Worker) newPending() (*pending, *goja.Promise) {
-	w.nextID++
+// newPending registers an operation of the current frame's activation. In
+// a replay, the first operation of a tasklet restarted from its method takes
+// the number its original had.
+func (w *Worker) newPending(kind pendKind) (*pending, *goja.Promise) {
+	if t := w.cur.task; t != nil && w.replaying && t.restartSeq != 0 {
+		seq := t.restartSeq
+		t.restartSeq = 0
+		return w.newPendingSeq(kind, seq)
+	}
+	a := w.cur.act
+	a.seq++
+	return w.newPendingSeq(kind, a.seq)
+}
+
+func (w *Worker) newPendingSeq(kind pendKind, seq uint64) (*pending, *goja.Promise) {
+	f := w.cur
 	p, resolve, reject := w.rt.NewPromise()
-	pd := &pending{id: w.nextID, resolve: resolve, reject: reject, frame: w.cur}
-	w.pending[pd.id] = pd
-	if w.cur != nil {
-		w.cur.act.pendingOps++
-		if t := w.cur.task; t != nil {
-			t.current = pd.id
-		}
+	pd := &pending{seq: seq, kind: kind, resolve: resolve, reject: reject, frame: f}
+	if f.act.pending == nil {
+		f.act.pending = make(map[uint64]*pending)
+	}
+	f.act.pending[seq] = pd
+	if t := f.task; t != nil {
+		t.current = seq
 	}
 	return pd, p
 }
 
-// settle removes a pending op and returns it, or nil if it was answered
-// already (a late reply after a timeout, a kill).
-func (w *Worker) settle(id uint64) *pending {
-	pd := w.pending[id]
+// settle removes a pending op of a and returns it, or nil if it was answered
+// already (a late reply after a timeout, a kill, a duplicate).
+func (w *Worker) settle(a *activation, seq uint64) *pending {
+	pd := a.pending[seq]
 	if pd == nil {
 		return nil
 	}
-	delete(w.pending, id)
-	if pd.frame != nil {
-		pd.frame.act.pendingOps--
-		if t := pd.frame.task; t != nil && t.current == id {
-			t.current = 0
-		}
+	delete(a.pending, seq)
+	if t := pd.frame.task; t != nil && t.current == seq {
+		t.current = 0
 	}
 	if pd.timer != nil {
 		pd.timer.Stop()
@@ -365,42 +483,50 @@ func (w *Worker) settle(id uint64) *pending {
 	return pd
 }
 
-type deadlineEntry struct {
-	at int64
-	id uint64
+// address is where replies to the current frame's operation seq go.
+func (w *Worker) address(a *activation, seq uint64) Address {
+	return Address{Node: w.cfg.Node, VM: w.cfg.Index, Obj: a.ref, Seq: seq}
 }
 
-type deadlineHeap []deadlineEntry
-
-func (h deadlineHeap) Len() int           { return len(h) }
-func (h deadlineHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h deadlineHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *deadlineHeap) Push(x any)        { *h = append(*h, x.(deadlineEntry)) }
-func (h *deadlineHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+// watchDeadline notes that a has an operation with a deadline. Deadlines
+// are checked on the worker's tick by scanning the operations outstanding,
+// which are few however many calls were made: nothing is kept per call
+// after its reply.
+func (w *Worker) watchDeadline(a *activation, pd *pending) {
+	w.deadlines[a] = struct{}{}
 }
 
-func (w *Worker) watchDeadline(pd *pending) {
-	heap.Push(&w.deadline, deadlineEntry{at: pd.deadline, id: pd.id})
-}
-
-// expireDeadlines rejects the calls whose deadline has passed with
-// TimeoutError. Entries of calls answered in time are dropped lazily.
+// expireDeadlines rejects the operations whose deadline has passed with
+// TimeoutError, each as an event of its activation.
 func (w *Worker) expireDeadlines() {
+	if len(w.deadlines) == 0 {
+		return
+	}
 	now := w.cfg.Now().UnixNano()
-	for w.deadline.Len() > 0 && w.deadline[0].at <= now {
-		e := heap.Pop(&w.deadline).(deadlineEntry)
-		pd := w.pending[e.id]
-		if pd == nil || pd.deadline != e.at {
+	var due []uint64
+	for a := range w.deadlines {
+		if w.acts[a.ref] != a || a.releasing != nil {
+			delete(w.deadlines, a)
 			continue
 		}
-		w.settle(e.id)
-		w.runInFrame(pd.frame, func() {
-			w.rejectWith(pd, w.api.newError("TimeoutError", "call timed out after its deadline", nil))
-		})
+		due, any := due[:0], false
+		for seq, pd := range a.pending {
+			if pd.deadline == 0 {
+				continue
+			}
+			any = true
+			if pd.deadline <= now {
+				due = append(due, seq)
+			}
+		}
+		if !any {
+			delete(w.deadlines, a)
+			continue
+		}
+		sort.Slice(due, func(i, j int) bool { return due[i] < due[j] })
+		for _, seq := range due {
+			w.dispatch(a, &logEvent{Kind: logDeadline, Seq: seq})
+		}
 	}
 }
 

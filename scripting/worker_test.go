@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/odin-db/odin/objects"
 	"github.com/odin-db/odin/persist"
 	"github.com/odin-db/odin/scripting/codec"
 )
@@ -21,13 +22,26 @@ type testRouter struct {
 func (r *testRouter) Route(m *Message) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	vm := 0
+	to := m.To
 	if m.Kind == KindReply {
+		to = m.From.Obj
+	}
+	vm := r.VMOf(to)
+	if m.Kind == KindReply && !IsObject(to) {
 		vm = m.From.VM
-	} else if _, evm, ok := EphemeralChannel(m.To); ok {
-		vm = evm
 	}
 	return r.workers[vm].Deliver(m)
+}
+
+func (r *testRouter) VMOf(ref objects.Ref) int {
+	if _, evm, ok := EphemeralChannel(ref); ok {
+		return evm
+	}
+	return 0
+}
+
+func (r *testRouter) Migrate(ref objects.Ref, vm int, done func(error)) {
+	done(errors.New("the test router does not move objects"))
 }
 
 func (r *testRouter) ListObjects(class, after string, limit int) ([]string, error) {
