@@ -238,3 +238,40 @@ return "never refused";`)
 		t.Fatalf("got %v", got)
 	}
 }
+
+// TestCallIDsUniqueAcrossRuns: an object's calls in a later run (another
+// activation, another process) are not mistaken for earlier ones by the
+// callee's dedupe table.
+func TestCallIDsUniqueAcrossRuns(t *testing.T) {
+	dir := t.TempDir()
+	src := `
+class Payer { async pay(to) { return await odin.ref("Payee", to).take(1); } }
+class Payee { n = 0; take(k) { this.n += k; return this.n; } }
+odin.define(Payer); odin.define(Payee);
+let last;
+for (let i = 0; i < 3; i++) last = await odin.ref("Payer", "p").pay("q");
+return last;`
+	for run := 1; run <= 3; run++ {
+		n, _ := newTestNode(t, dir)
+		if got := eval(t, n, src); got != int64(3*run) {
+			t.Fatalf("run %d: payee has %v, want %d", run, got, 3*run)
+		}
+		n.Close()
+	}
+}
+
+// TestInterruptInAsyncMethodKeepsVMServing: a turn interrupted inside an
+// async method (after an await) must not leave the VM unable to run other
+// objects' continuations.
+func TestInterruptInAsyncMethodKeepsVMServing(t *testing.T) {
+	n, _ := newTestNode(t, "", func(c *Config) { c.VMs = 1; c.TurnLimit = 200 * time.Millisecond })
+	got := eval(t, n, `
+class S { async spin() { await null; for (;;) {} } async ok() { await null; return "ok"; } }
+odin.define(S);
+const e = await odin.ref("S", "a").spin().catch(e => e);
+const r = await odin.withTimeout(5000, odin.ref("S", "b")).ok();
+return [e.name, r];`)
+	if fmt.Sprint(got) != "[TimeoutError ok]" {
+		t.Fatalf("got %v", got)
+	}
+}

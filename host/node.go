@@ -1,6 +1,8 @@
 package host
 
 import (
+	crand "crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -175,6 +177,7 @@ func (n *Node) newWorker(index int, hosted bool) (*scripting.Worker, error) {
 	wc.Classes = n.classes
 	wc.Store = n.store
 	wc.Hosted = hosted
+	wc.EagerRelease = n.cfg.Memory
 	wc.Stdout, wc.Stderr, wc.Output = n.cfg.Stdout, n.cfg.Stderr, &n.output
 	wc.Logger = n.cfg.Logger
 	if n.cfg.TurnLimit > 0 {
@@ -195,9 +198,16 @@ func (n *Node) newWorker(index int, hosted bool) (*scripting.Worker, error) {
 	if hosted && !n.cfg.NoAutoPlacement {
 		wc.Placement = n.moves.requested
 	}
+	// Each process draws fresh seeds unless a test fixes them: call ids
+	// carry a nonce drawn from them, which must differ from any earlier
+	// process's on the same data.
 	wc.Seed = n.cfg.Seed + uint64(index)*0x9e3779b97f4a7c15
-	if wc.Seed == 0 {
-		wc.Seed = uint64(time.Now().UnixNano())
+	if n.cfg.Seed == 0 {
+		var b [8]byte
+		if _, err := crand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		wc.Seed = binary.LittleEndian.Uint64(b[:])
 	}
 	return scripting.New(wc)
 }

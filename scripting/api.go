@@ -83,7 +83,11 @@ func (w *Worker) init() error {
 	w.api = x
 	w.enc = codec.NewEncoder(rt, x)
 	w.dec = codec.NewDecoder(rt, x)
-	return x.install()
+	if err := x.install(); err != nil {
+		return err
+	}
+	w.repair = newVMRepair(rt)
+	return nil
 }
 
 func (x *api) install() error {

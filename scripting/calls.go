@@ -38,7 +38,9 @@ func (w *Worker) callRef(info *refInfo, method string, args []goja.Value) goja.V
 // its reply) to send it again after a replay, under the same call id.
 func (w *Worker) track(a *activation, pd *pending, m *Message) {
 	if IsObject(a.ref) {
-		m.CallID = a.ref.String() + "#" + strconv.FormatUint(pd.seq, 10)
+		// Unique across activations (the nonce), the same when a replay
+		// sends the call again (the nonce and seq come back with the log).
+		m.CallID = a.ref.String() + "#" + strconv.FormatUint(a.nonce, 36) + "." + strconv.FormatUint(pd.seq, 10)
 		cp := *m
 		pd.msg = &cp
 	}
@@ -148,7 +150,7 @@ func (w *Worker) handleCall(m *Message) {
 // replyAfterCommits answers m outside a turn, behind a's commits in flight.
 func (w *Worker) replyAfterCommits(a *activation, m *Message, payload []byte, failed bool) {
 	m.Kind, m.Args, m.Failed, m.Method = KindReply, payload, failed, ""
-	if a.inflight > 0 {
+	if a.inflight > 0 && !w.cfg.EagerRelease {
 		last := a.held[len(a.held)-1]
 		last.msgs = append(last.msgs, m)
 		return
@@ -185,7 +187,7 @@ func (w *Worker) activate(ref objects.Ref) (*activation, goja.Value) {
 		return nil, w.api.newError("NotDefinedError", err.Error(), nil)
 	}
 	a := &activation{ref: ref, persistent: true, cls: lc, committed: map[string][]byte{}, exists: exists,
-		classEpoch: w.cfg.Classes.Epoch()}
+		classEpoch: w.cfg.Classes.Epoch(), nonce: w.rng.Uint64()}
 	a.frame.act = a
 	if a.dedupe, err = decodeDedupe(st.Dedupe); err != nil {
 		w.cfg.Logger.Error("dedupe record unreadable; starting afresh", "object", ref.String(), "err", err)

@@ -60,6 +60,7 @@ type logBase struct {
 	// replay restarts each from its method and runs it to its checkpoint.
 	Tasklets []checkpointed `cbor:"7,keyasint,omitempty"`
 	Exists   bool           `cbor:"8,keyasint,omitempty"`
+	Nonce    uint64         `cbor:"9,keyasint"` // the activation's call-id nonce
 }
 
 type checkpointed struct {
@@ -125,7 +126,7 @@ func decodeLogBase(b []byte) (*logBase, error) {
 // a log that starts with this turn.
 func (w *Worker) snapshotBase(a *activation, t *turnState) *logBase {
 	lb := &logBase{Order: append([]string(nil), a.order...), Seq: t.seq0, NextTask: t.task0,
-		ActTime: a.actTime, ActSeed: a.actSeed, Exists: a.exists}
+		ActTime: a.actTime, ActSeed: a.actSeed, Exists: a.exists, Nonce: a.nonce}
 	for _, k := range a.order {
 		lb.Values = append(lb.Values, a.committed[k])
 	}
@@ -166,7 +167,7 @@ func (w *Worker) truncatable(a *activation) bool {
 
 func (w *Worker) checkpointBase(a *activation) *logBase {
 	lb := &logBase{Order: append([]string(nil), a.order...), Seq: a.seq, NextTask: a.nextTask,
-		ActTime: a.actTime, ActSeed: a.actSeed, Exists: a.exists}
+		ActTime: a.actTime, ActSeed: a.actSeed, Exists: a.exists, Nonce: a.nonce}
 	for _, k := range a.order {
 		lb.Values = append(lb.Values, a.committed[k])
 	}
@@ -277,7 +278,7 @@ func (w *Worker) replay(a *activation, lc *loadedClass, st *persist.ObjectState,
 	}
 	w.replaying = true
 	defer func() { w.replaying = false }()
-	a.seq, a.nextTask, a.actTime, a.actSeed, a.exists = base.Seq, base.NextTask, base.ActTime, base.ActSeed, base.Exists
+	a.seq, a.nextTask, a.actTime, a.actSeed, a.exists, a.nonce = base.Seq, base.NextTask, base.ActTime, base.ActSeed, base.Exists, base.Nonce
 	baseState := persist.ObjectState{Meta: persist.ObjectMeta{ClassVersion: lc.def.Version, Fields: base.Order}, Fields: map[string][]byte{}}
 	for i, k := range base.Order {
 		baseState.Fields[k] = base.Values[i]

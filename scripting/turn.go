@@ -42,6 +42,7 @@ type activation struct {
 	held     []*heldBatch // outputs waiting for commits, oldest first
 
 	seq      uint64              // numbers pending operations
+	nonce    uint64              // distinguishes this activation's call ids from earlier ones
 	pending  map[uint64]*pending // operations awaited, by seq
 	nextTask uint64              // numbers tasklets
 	tasklets map[uint64]*tasklet
@@ -187,6 +188,11 @@ func (w *Worker) endTurn() {
 		w.rt.ClearInterrupt()
 		w.wmu.Unlock()
 	}
+	// No JavaScript runs between turns: frames an interrupt left behind
+	// would stop the VM from running promise jobs ever again.
+	if w.repair.run() {
+		w.cfg.Logger.Warn("reset the VM's stacks after an interrupt", "vm", w.cfg.Index)
+	}
 	var write *persist.Write
 	switch {
 	case a.cls != nil && a.persistent:
@@ -201,6 +207,14 @@ func (w *Worker) endTurn() {
 		return // effects of a replayed turn happened before the crash or the move
 	}
 	switch {
+	case write != nil && w.cfg.EagerRelease:
+		a.inflight++
+		a.held = append(a.held, &heldBatch{})
+		act := a
+		w.cfg.Store.Commit(write, func(err error) {
+			_ = w.inbox.push(event{kind: evCommitted, act: act, err: err})
+		})
+		w.release(t.out, t.posts)
 	case write != nil:
 		a.inflight++
 		a.held = append(a.held, &heldBatch{msgs: t.out, posts: t.posts})
@@ -208,7 +222,7 @@ func (w *Worker) endTurn() {
 		w.cfg.Store.Commit(write, func(err error) {
 			_ = w.inbox.push(event{kind: evCommitted, act: act, err: err})
 		})
-	case a.inflight > 0:
+	case a.inflight > 0 && !w.cfg.EagerRelease:
 		last := a.held[len(a.held)-1]
 		last.msgs = append(last.msgs, t.out...)
 		last.posts = append(last.posts, t.posts...)

@@ -50,6 +50,12 @@ type Config struct {
 	// are refused with an error that names odin.checkpoint().
 	MaxLogEvents int // default 10,000
 	MaxLogBytes  int // default 16 MB
+	// EagerRelease lets a turn's output leave when the turn ends, before its
+	// commit is durable: for a throw-away data directory (odin run --memory),
+	// where nothing survives the process, so holding output buys nothing.
+	// Commits are still applied in order, and moves and passivation still
+	// wait for them.
+	EagerRelease bool
 	// Placement is told, once a second, the objects whose calls came mostly
 	// from another VM (nil: objects do not move by themselves).
 	Placement func([]MoveRequest)
@@ -134,6 +140,7 @@ type Worker struct {
 	unhandled  []*goja.Promise
 	undefBytes []byte
 
+	repair  *vmRepair // resets goja's stacks after an interrupt (vmrepair.go)
 	done    chan struct{}
 	stopped atomic.Bool
 	scratch []byte
