@@ -19,6 +19,9 @@ Usage:
   odin run [--data DIR | --memory] [--vms N] script.js [args...]
                  run a script (top-level await; odin.args holds the args)
                  on an embedded node over DIR (default ./odin-data or $ODIN_DATA)
+  odin shell [--data DIR | --memory] [--vms N]
+                 an interactive shell, like node's REPL (type .help in it); with
+                 input piped in, prints each result and stops at the first error (exit 1)
   odin bench [--data DIR] [--vms N] [--duration D] [--runs N] [--json] [SCENARIO...]
                  measure the scenarios of docs/performance against in-run baselines
   odin version   print the version
@@ -51,6 +54,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		err = cmdRun(args[1:], stdout, stderr)
+	case "shell":
+		err = cmdShell(args[1:], stdin, stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
