@@ -108,10 +108,16 @@ func printTable(w io.Writer, results []bench.Result) {
 }
 
 func ms(x float64) string {
-	if x == 0 {
+	switch {
+	case x == 0:
 		return "-"
+	case x < 1:
+		return fmt.Sprintf("%.2f", x) // migrate's pauses: real latencies, often below 1 ms
+	case x < 10:
+		return fmt.Sprintf("%.1f", x)
+	default:
+		return fmt.Sprintf("%.0f", x)
 	}
-	return fmt.Sprintf("%.0f", x)
 }
 
 func rate(x float64) string {

@@ -63,6 +63,7 @@ var scenarios = []scenario{
 	{"commit", runCommit},
 	{"commit-1", runCommit1},
 	{"channel", runChannel},
+	{"migrate", runMigrate},
 }
 
 // Names returns the scenarios Run knows, in the order `odin bench` runs them.
@@ -204,7 +205,7 @@ func openMemory(vms int) (*host.Node, error) {
 
 // openDurable opens a node on a fresh directory under dir with fsync on. The
 // returned cleanup closes the node and removes the directory.
-func openDurable(dir string, vms int) (*host.Node, string, func(), error) {
+func openDurable(dir string, vms int, opts ...func(*host.Config)) (*host.Node, string, func(), error) {
 	d, err := os.MkdirTemp(dir, "odin-bench-")
 	if err != nil {
 		return nil, "", nil, err
@@ -213,6 +214,9 @@ func openDurable(dir string, vms int) (*host.Node, string, func(), error) {
 	cfg.DataDir = filepath.Join(d, "node")
 	cfg.VMs = vms
 	cfg.NoSync = false
+	for _, o := range opts {
+		o(&cfg)
+	}
 	n, err := openNode(cfg)
 	if err != nil {
 		os.RemoveAll(d)
