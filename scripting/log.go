@@ -67,7 +67,8 @@ type checkpointed struct {
 	ID     uint64 `cbor:"1,keyasint"`
 	Method string `cbor:"2,keyasint"`
 	Args   []byte `cbor:"3,keyasint"`
-	Seq    uint64 `cbor:"4,keyasint"` // the pending number of its checkpoint
+	Seq    uint64 `cbor:"4,keyasint"`           // the number of the first operation the re-run awaits
+	Then   uint64 `cbor:"5,keyasint,omitempty"` // if that is a checkpoint to pass: the number of the next one
 }
 
 var (
@@ -133,20 +134,25 @@ func (w *Worker) snapshotBase(a *activation, t *turnState) *logBase {
 	return lb
 }
 
-// restartPoint is the operation a tasklet can be restarted up to: it was
-// started from a method of the object and is suspended at an
-// odin.checkpoint(), or at the first operation it awaited since it started.
-// Replay re-runs the method to that point. 0: not restartable.
-func restartPoint(t *tasklet) uint64 {
+// restartPoint is how far a tasklet can be restarted: it was started from a
+// method of the object and is suspended at an odin.checkpoint(), at the
+// first operation it awaited since it started, or at the first operation it
+// awaited after its last checkpoint was resumed. Replay re-runs the method
+// to that point: to the operation numbered seq, and, when then is not 0,
+// past that checkpoint to the operation numbered then. seq 0: not
+// restartable.
+func restartPoint(t *tasklet) (seq, then uint64) {
 	switch {
 	case t.method == "" || !t.started:
-		return 0
+		return 0, 0
 	case t.atCheckpoint != 0:
-		return t.atCheckpoint
-	case !t.resumed:
-		return t.current
+		return t.atCheckpoint, 0
+	case t.resumes != 0 || t.current == 0:
+		return 0, 0
+	case t.pastCP:
+		return t.cpSeq, t.current
 	}
-	return 0
+	return t.current, 0
 }
 
 // truncatable: every live tasklet can be restarted from its method (see
@@ -158,7 +164,11 @@ func (w *Worker) truncatable(a *activation) bool {
 		return false
 	}
 	for _, t := range a.tasklets {
-		if p := restartPoint(t); p == 0 || a.pending[p] == nil {
+		seq, then := restartPoint(t)
+		if then != 0 {
+			seq = then
+		}
+		if seq == 0 || a.pending[seq] == nil {
 			return false
 		}
 	}
@@ -172,7 +182,8 @@ func (w *Worker) checkpointBase(a *activation) *logBase {
 		lb.Values = append(lb.Values, a.committed[k])
 	}
 	for _, t := range a.sortedTasklets() {
-		lb.Tasklets = append(lb.Tasklets, checkpointed{ID: t.id, Method: t.method, Args: t.argBytes, Seq: restartPoint(t)})
+		seq, then := restartPoint(t)
+		lb.Tasklets = append(lb.Tasklets, checkpointed{ID: t.id, Method: t.method, Args: t.argBytes, Seq: seq, Then: then})
 	}
 	return lb
 }
@@ -223,9 +234,6 @@ func (w *Worker) dispatch(a *activation, ev *logEvent) {
 			}
 		}
 		w.runInFrame(pd.frame, ev, func() {
-			if pd.checkpoint && pd.frame.task != nil {
-				pd.frame.task.atCheckpoint = 0
-			}
 			var v goja.Value = goja.Undefined()
 			if ev.Payload != nil {
 				if dv, err := w.dec.Decode(ev.Payload); err == nil {
@@ -254,11 +262,16 @@ func (w *Worker) dispatch(a *activation, ev *logEvent) {
 	}
 }
 
-// markResumed notes that an event reached a tasklet: it is past the point a
-// restart from its method reproduces.
+// markResumed notes that an event reached a tasklet. The resumption of its
+// checkpoint is the one event a restart reproduces by itself.
 func markResumed(pd *pending) {
-	if t := pd.frame.task; t != nil {
-		t.resumed = true
+	t := pd.frame.task
+	switch {
+	case t == nil:
+	case pd.checkpoint:
+		t.atCheckpoint, t.pastCP, t.resumes = 0, true, 0
+	default:
+		t.resumes++
 	}
 }
 
@@ -300,6 +313,15 @@ func (w *Worker) replay(a *activation, lc *loadedClass, st *persist.ObjectState,
 		t := w.newTasklet(a, c.ID, fn, args)
 		t.method, t.argBytes, t.restartSeq, t.this = c.Method, c.Args, c.Seq, a.inst
 		w.startTasklet(t, &logEvent{Time: base.ActTime, Seed: base.ActSeed})
+		if c.Then != 0 && t.restartSeq == 0 {
+			// It had passed that checkpoint: resume it, on to the next operation.
+			pd := a.pending[c.Seq]
+			if pd == nil || !pd.checkpoint {
+				return w.api.newError("NondeterminismError", fmt.Sprintf("%s: tasklet %d (%s) did not stop at its checkpoint when restarted", a.ref, c.ID, c.Method), nil)
+			}
+			t.restartSeq = c.Then
+			w.dispatch(a, &logEvent{Kind: logResume, Seq: c.Seq, Time: base.ActTime, Seed: base.ActSeed})
+		}
 		if t.restartSeq != 0 {
 			return w.api.newError("NondeterminismError", fmt.Sprintf("%s: tasklet %d (%s) did not reach the same point again when restarted from its method: code before a tasklet's first await (or its checkpoint) must not depend on anything but its arguments", a.ref, c.ID, c.Method), nil)
 		}

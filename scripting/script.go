@@ -77,6 +77,14 @@ func newSyntaxError(name string, line, col int, msg string, more int) *SyntaxErr
 	return &SyntaxError{File: name, Line: line, Column: col, Message: msg}
 }
 
+// scriptRef names a new script activation. Replies to a script go to this
+// address, so it must not repeat across processes: an object that finishes
+// a call of a killed script after a restart must not resolve a call of a
+// new one.
+func (w *Worker) scriptRef() objects.Ref {
+	return objects.Ref{Class: "$script", ID: fmt.Sprintf("%x.%d", w.rng.Uint64(), w.nextID)}
+}
+
 // RunScript runs a compiled script as the main tasklet of a new script
 // context on this worker, with odin.args set to args. done is called on
 // the worker's goroutine when the main tasklet ends, with the codec
@@ -86,7 +94,7 @@ func (w *Worker) RunScript(prog *goja.Program, args []string, done func(result [
 	return w.Do(func() {
 		w.api.setArgs(args)
 		w.nextID++
-		a := &activation{ref: objects.Ref{Class: "$script", ID: fmt.Sprint(w.nextID)}, script: true}
+		a := &activation{ref: w.scriptRef(), script: true}
 		a.frame.act = a
 		w.acts[a.ref] = a
 		w.beginTurn(a, nil)

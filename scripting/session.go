@@ -12,7 +12,6 @@ import (
 
 	"github.com/dop251/goja"
 
-	"github.com/odin-db/odin/objects"
 	"github.com/odin-db/odin/scripting/jsinspect"
 	"github.com/odin-db/odin/scripting/repl"
 )
@@ -91,7 +90,7 @@ func (w *Worker) OpenSession(colors bool) (*Session, error) {
 	errc := make(chan error, 1)
 	err := w.Do(func() {
 		w.nextID++
-		a := &activation{ref: objects.Ref{Class: "$script", ID: fmt.Sprint(w.nextID)}, script: true}
+		a := &activation{ref: w.scriptRef(), script: true}
 		a.frame.act = a
 		w.acts[a.ref] = a // replies to its calls are routed by its ref
 		s.act = a

@@ -35,8 +35,10 @@ type tasklet struct {
 	argBytes     []byte
 	this         goja.Value // the instance, for a tasklet started from a method
 	atCheckpoint uint64     // the seq of the checkpoint it is suspended at, 0 if none
-	resumed      bool       // an event resumed it since it started
-	restartSeq   uint64     // replay: the seq its first operation must take
+	cpSeq        uint64     // the seq of its last checkpoint
+	pastCP       bool       // that checkpoint has been resumed
+	resumes      int        // events that resumed it since it started or its last checkpoint was resumed
+	restartSeq   uint64     // replay: the seq its next operation must take
 }
 
 func (a *activation) sortedTasklets() []*tasklet {
@@ -337,7 +339,7 @@ func (x *api) checkpoint(goja.FunctionCall) goja.Value {
 	}
 	pd, p := w.newPending(pendLocal)
 	pd.checkpoint = true
-	t.atCheckpoint = pd.seq
+	t.atCheckpoint, t.cpSeq = pd.seq, pd.seq
 	w.postResume(pd)
 	return w.rt.ToValue(p)
 }

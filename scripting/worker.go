@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -145,7 +144,6 @@ type Worker struct {
 	stopped atomic.Bool
 	scratch []byte
 	qlen    atomic.Int64 // events waiting, for load balancing
-	tid     atomic.Int64 // the OS thread running the worker, for its CPU clock
 }
 
 // New creates a worker and starts its goroutine.
@@ -211,11 +209,6 @@ func (w *Worker) Stop() {
 
 func (w *Worker) run(ready chan<- error) {
 	defer close(w.done)
-	// The worker keeps its OS thread so that the watchdog can read the CPU
-	// time its turns use (the turn limit is CPU time, not wall time).
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	w.tid.Store(int64(unix.Gettid()))
 	if err := w.init(); err != nil {
 		ready <- err
 		return
@@ -235,6 +228,13 @@ func (w *Worker) run(ready chan<- error) {
 			if w.queue.len()%64 == 0 {
 				spare = w.takeInbox(spare)
 				w.qlen.Store(int64(w.queue.len()))
+				// A worker that is never idle still has its periodic duties
+				// (deadlines, passivation, placement).
+				select {
+				case <-tick.C:
+					w.tick()
+				default:
+				}
 			}
 		}
 		spare = w.takeInbox(spare)
@@ -349,12 +349,17 @@ func (w *Worker) handle(ev event) {
 	}
 }
 
-// watchdog interrupts a turn that uses more CPU time than the turn limit.
-// It samples the worker thread's CPU clock: while the same turn runs from
-// one sample to the next, the CPU time between them counts against it. It
-// interrupts under wmu, and the worker ends a turn (clearing any interrupt)
-// under wmu, so an interrupt can never leak into the next turn. Where the
-// thread's CPU clock cannot be read, wall time counts instead.
+// watchdog interrupts a turn that runs longer than the turn limit. It
+// samples the wall clock and the process's CPU time: while the same turn
+// runs from one sample to the next, both advance its count, and the turn is
+// interrupted when the smaller of the two passes the limit. A turn that
+// spins is stopped after about the limit; a turn that merely waits for a
+// core while other processes load the machine is not (the process uses
+// little CPU meanwhile). Reading the worker thread's own CPU clock would be
+// exact, but needs the worker locked to its thread, which made every
+// cross-VM wake-up a thread hand-off (six times slower calls).
+// It interrupts under wmu, and the worker ends a turn (clearing any
+// interrupt) under wmu, so an interrupt never leaks into the next turn.
 func (w *Worker) watchdog() {
 	period := w.cfg.TurnLimit / 10
 	if period > 50*time.Millisecond {
@@ -366,25 +371,27 @@ func (w *Worker) watchdog() {
 	t := time.NewTicker(period)
 	defer t.Stop()
 	var lastSeq uint64
-	var last, used time.Duration
+	var lastWall, lastCPU, usedWall, usedCPU time.Duration
 	for {
 		select {
 		case <-w.done:
 			return
 		case <-t.C:
 		}
-		now, err := threadCPU(int(w.tid.Load()))
+		wall := time.Duration(time.Now().UnixNano())
+		cpu, err := processCPU()
 		if err != nil {
-			now = time.Duration(time.Now().UnixNano())
+			cpu = wall
 		}
 		w.wmu.Lock()
 		if w.turnLimit && w.turnSeq == lastSeq {
-			used += now - last
+			usedWall += wall - lastWall
+			usedCPU += cpu - lastCPU
 		} else {
-			used = 0
+			usedWall, usedCPU = 0, 0
 		}
-		lastSeq, last = w.turnSeq, now
-		if w.turnLimit && used >= w.cfg.TurnLimit {
+		lastSeq, lastWall, lastCPU = w.turnSeq, wall, cpu
+		if w.turnLimit && min(usedWall, usedCPU) >= w.cfg.TurnLimit {
 			w.turnLimit = false
 			w.rt.Interrupt(errTurnLimit{w.cfg.TurnLimit})
 		}
@@ -392,18 +399,13 @@ func (w *Worker) watchdog() {
 	}
 }
 
-// threadCPU reads the CPU time of thread tid (Linux: the per-thread CPU
-// clock id is derived from the thread id, as glibc's pthread_getcpuclockid).
-func threadCPU(tid int) (time.Duration, error) {
-	if tid == 0 {
-		return 0, fmt.Errorf("no thread")
-	}
-	clock := int32(^uint32(tid)<<3) | 6
-	var ts unix.Timespec
-	if err := unix.ClockGettime(clock, &ts); err != nil {
+// processCPU is the CPU time the process has used, user and system.
+func processCPU() (time.Duration, error) {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
 		return 0, err
 	}
-	return time.Duration(ts.Nano()), nil
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
 type errTurnLimit struct{ d time.Duration }
