@@ -37,17 +37,19 @@ class BenchCounter {
 // BenchMover is the object the migrate scenario moves: 10 suspended
 // tasklets (pace and 9 wait) and a log of replayed events. wait is blocked
 // at its first await since it started, which replay reproduces by running
-// the method again; pace has been resumed past its checkpoint and waits in
-// receive(), so the log cannot be cut (see scripting/log.go truncatable)
-// and every call the object takes is logged until a value sent to pace
-// brings it back to its checkpoint, where the log is cut.
+// the method again; pace has been resumed past its checkpoint and past a
+// yield, and waits in receive(): two events past its checkpoint, which a
+// restart from the method does not reproduce, so the log cannot be cut
+// (see scripting/log.go restartPoint) and every call the object takes is
+// logged until a value sent to pace brings it back to its checkpoint,
+// where the log is cut.
 class BenchMover {
   n = 0; got = 0;
   start(prefix, waiters) {
     odin.spawn(this.pace, odin.channel(prefix + "p"));
     for (let i = 0; i < waiters; i++) odin.spawn(this.wait, odin.channel(prefix + i));
   }
-  async pace(ch) { for (;;) { await odin.checkpoint(); await ch.receive(); } }
+  async pace(ch) { for (;;) { await odin.checkpoint(); await odin.yield(); await ch.receive(); } }
   async wait(ch) { const v = await ch.receive(); this.got += v; }
   inc() { return ++this.n; }
 }
