@@ -10,8 +10,10 @@ import (
 
 // The replay log of an object that is not quiescent (see the architecture's
 // "Durable continuations"): a base record and the events delivered since,
-// in bucket logs/<class> under id+"\x00" (the base) and id+"\x00"+seq (each
-// event, seq as 8 big-endian bytes, so events sort in order). The dedupe
+// in a bucket of its own, logs/<class>/<id>, under "" (the base) and seq
+// (each event, as 8 big-endian bytes, so events sort in order). A bucket
+// per object makes clearing a long log one DeleteBucket, not a delete per
+// event. The dedupe
 // record of an object (recent call ids and their results) is in
 // dedupe/<class> under the id. persist does not interpret either: they are
 // bytes of the scripting package.
@@ -29,15 +31,7 @@ type LogEntry struct {
 // Key names an object by class and id.
 type Key struct{ Class, ID string }
 
-func logKey(id string, seq uint64, event bool) []byte {
-	k := make([]byte, 0, len(id)+9)
-	k = append(k, id...)
-	k = append(k, 0)
-	if event {
-		k = binary.BigEndian.AppendUint64(k, seq)
-	}
-	return k
-}
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
 // applyLog applies the log and dedupe parts of w inside the writer's
 // transaction.
@@ -49,19 +43,26 @@ func (s *Store) applyLog(tx *bbolt.Tx, w *Write) error {
 	if err != nil {
 		return err
 	}
+	id := []byte(w.ID)
 	if w.LogClear || w.Delete {
-		if err := deletePrefix(logs, logKey(w.ID, 0, false)); err != nil {
+		if err := logs.DeleteBucket(id); err != nil && err != bbolt.ErrBucketNotFound {
 			return err
 		}
 	}
-	if w.LogBase != nil {
-		if err := logs.Put(logKey(w.ID, 0, false), w.LogBase); err != nil {
-			return fmt.Errorf("persist: log base of %s/%q: %w", w.Class, w.ID, err)
+	if w.LogBase != nil || len(w.LogAppend) > 0 {
+		ob, err := logs.CreateBucketIfNotExists(id)
+		if err != nil {
+			return fmt.Errorf("persist: log of %s/%q: %w", w.Class, w.ID, err)
 		}
-	}
-	for _, e := range w.LogAppend {
-		if err := logs.Put(logKey(w.ID, e.Seq, true), e.Data); err != nil {
-			return fmt.Errorf("persist: log event %d of %s/%q: %w", e.Seq, w.Class, w.ID, err)
+		if w.LogBase != nil {
+			if err := ob.Put([]byte("b"), w.LogBase); err != nil {
+				return fmt.Errorf("persist: log base of %s/%q: %w", w.Class, w.ID, err)
+			}
+		}
+		for _, e := range w.LogAppend {
+			if err := ob.Put(append([]byte("e"), seqKey(e.Seq)...), e.Data); err != nil {
+				return fmt.Errorf("persist: log event %d of %s/%q: %w", e.Seq, w.Class, w.ID, err)
+			}
 		}
 	}
 	if w.Dedupe != nil || w.Delete {
@@ -70,9 +71,9 @@ func (s *Store) applyLog(tx *bbolt.Tx, w *Write) error {
 			return err
 		}
 		if len(w.Dedupe) == 0 {
-			return dd.Delete([]byte(w.ID))
+			return dd.Delete(id)
 		}
-		return dd.Put([]byte(w.ID), w.Dedupe)
+		return dd.Put(id, w.Dedupe)
 	}
 	return nil
 }
@@ -81,13 +82,15 @@ func (s *Store) applyLog(tx *bbolt.Tx, w *Write) error {
 // copying the bytes out of the mmap.
 func loadLog(tx *bbolt.Tx, class, id string, st *ObjectState) {
 	if b := tx.Bucket(bucketLogs).Bucket([]byte(class)); b != nil {
-		prefix := logKey(id, 0, false)
-		c := b.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(k) == len(prefix) {
-				st.LogBase = bytes.Clone(v)
-			} else {
-				st.Log = append(st.Log, bytes.Clone(v))
+		if ob := b.Bucket([]byte(id)); ob != nil {
+			c := ob.Cursor()
+			for k, v := c.First(); k != nil; k, v = c.Next() {
+				switch k[0] {
+				case 'b':
+					st.LogBase = bytes.Clone(v)
+				case 'e':
+					st.Log = append(st.Log, bytes.Clone(v))
+				}
 			}
 		}
 	}
@@ -105,13 +108,10 @@ func (s *Store) NonQuiescent() ([]Key, error) {
 	var keys []Key
 	err := s.view(func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketLogs).ForEachBucket(func(class []byte) error {
-			c := tx.Bucket(bucketLogs).Bucket(class).Cursor()
-			for k, _ := c.First(); k != nil; k, _ = c.Next() {
-				if i := bytes.IndexByte(k, 0); i >= 0 && i == len(k)-1 {
-					keys = append(keys, Key{Class: string(class), ID: string(k[:i])})
-				}
-			}
-			return nil
+			return tx.Bucket(bucketLogs).Bucket(class).ForEachBucket(func(id []byte) error {
+				keys = append(keys, Key{Class: string(class), ID: string(id)})
+				return nil
+			})
 		})
 	})
 	return keys, err

@@ -200,6 +200,9 @@ func openMemory(vms int) (*host.Node, error) {
 	cfg := host.DefaultConfig()
 	cfg.Memory = true
 	cfg.VMs = vms
+	// The scenarios place their objects on purpose (call-vm keeps caller and
+	// callee on two VMs): the placement policy would move them together.
+	cfg.NoAutoPlacement = true
 	return openNode(cfg)
 }
 
@@ -214,6 +217,7 @@ func openDurable(dir string, vms int, opts ...func(*host.Config)) (*host.Node, s
 	cfg.DataDir = filepath.Join(d, "node")
 	cfg.VMs = vms
 	cfg.NoSync = false
+	cfg.NoAutoPlacement = true
 	for _, o := range opts {
 		o(&cfg)
 	}
