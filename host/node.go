@@ -38,8 +38,8 @@ type Config struct {
 	// NoAutoPlacement keeps objects where they are unless moved by hand
 	// (no moves by access frequency or queue length).
 	NoAutoPlacement bool
-	NoSync      bool          // skip fsync (tests, --memory)
-	Seed        uint64
+	NoSync          bool // skip fsync (tests, --memory)
+	Seed            uint64
 }
 
 // DefaultConfig returns a fresh configuration with the defaults.

@@ -2,7 +2,6 @@ package scripting
 
 import (
 	"bytes"
-	"errors"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -10,40 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odin-db/odin/objects"
 	"github.com/odin-db/odin/persist"
 )
-
-// sessionRouter places every object on worker 0; worker 1 runs the session.
-type sessionRouter struct {
-	workers []*Worker
-	store   *persist.Store
-}
-
-func (r *sessionRouter) Route(m *Message) error {
-	vm := 0
-	if m.Kind == KindReply {
-		vm = m.From.VM
-	} else if _, evm, ok := EphemeralChannel(m.To); ok {
-		vm = evm
-	}
-	return r.workers[vm].Deliver(m)
-}
-
-func (r *sessionRouter) VMOf(ref objects.Ref) int {
-	if _, vm, ok := EphemeralChannel(ref); ok {
-		return vm
-	}
-	return 0
-}
-
-func (r *sessionRouter) Migrate(ref objects.Ref, vm int, done func(error)) {
-	done(errors.New("no migration in these tests"))
-}
-
-func (r *sessionRouter) ListObjects(class, after string, limit int) ([]string, error) {
-	return r.store.ListIDs(class, after, limit)
-}
 
 // lockedBuffer collects console output written by the workers.
 type lockedBuffer struct {
@@ -83,7 +50,7 @@ func newTestSession(t *testing.T) *testSession {
 		t.Fatal(err)
 	}
 	out := &lockedBuffer{}
-	r := &sessionRouter{store: st}
+	r := &testRouter{store: st}
 	for i := 0; i < 2; i++ {
 		c := DefaultConfig()
 		c.Index, c.Node, c.Router, c.Classes, c.Store, c.Hosted = i, "test", r, classes, st, i == 0

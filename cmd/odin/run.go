@@ -15,10 +15,7 @@ import (
 func cmdRun(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags()
 	fs.stopAt = 1
-	data := fs.str("data", defaultDataDir())
-	memory := fs.bool("memory")
-	vms := fs.int("vms", runtime.NumCPU())
-	debug := fs.bool("debug")
+	nf := addNodeFlags(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -30,18 +27,43 @@ func cmdRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("cannot read the script: %w", err)
 	}
-	cfg := host.DefaultConfig()
-	cfg.DataDir, cfg.Memory, cfg.VMs = *data, *memory, *vms
-	cfg.Stdout, cfg.Stderr = stdout, stderr
-	node, err := host.Open(cfg)
+	node, err := nf.open(stdout, stderr)
 	if err != nil {
-		return openError(err, *data, *debug)
+		return err
 	}
 	err = node.RunScript(path, string(src), fs.rest[1:])
 	if cerr := node.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
 	return scriptOutcome(err, stderr)
+}
+
+// nodeFlags are the flags of the commands that start an embedded node.
+type nodeFlags struct {
+	data          *string
+	memory, debug *bool
+	vms           *int
+}
+
+func addNodeFlags(fs *flagSet) nodeFlags {
+	return nodeFlags{
+		data:   fs.str("data", defaultDataDir()),
+		memory: fs.bool("memory"),
+		vms:    fs.int("vms", runtime.NumCPU()),
+		debug:  fs.bool("debug"),
+	}
+}
+
+// open starts the embedded node the flags describe.
+func (f nodeFlags) open(stdout, stderr io.Writer) (*host.Node, error) {
+	cfg := host.DefaultConfig()
+	cfg.DataDir, cfg.Memory, cfg.VMs = *f.data, *f.memory, *f.vms
+	cfg.Stdout, cfg.Stderr = stdout, stderr
+	node, err := host.Open(cfg)
+	if err != nil {
+		return nil, openError(err, *f.data, *f.debug)
+	}
+	return node, nil
 }
 
 // scriptOutcome prints a script's failure the way a user should see it.

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,10 +50,7 @@ type shell struct {
 
 func cmdShell(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := newFlags()
-	data := fs.str("data", defaultDataDir())
-	memory := fs.bool("memory")
-	vms := fs.int("vms", runtime.NumCPU())
-	debug := fs.bool("debug")
+	nf := addNodeFlags(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -64,12 +60,9 @@ func cmdShell(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	interactive := isTerminalIn(stdin) && isTerminalOut(stdout)
 	colors := interactive && os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 
-	cfg := host.DefaultConfig()
-	cfg.DataDir, cfg.Memory, cfg.VMs = *data, *memory, *vms
-	cfg.Stdout, cfg.Stderr = stdout, stderr
-	node, err := host.Open(cfg)
+	node, err := nf.open(stdout, stderr)
 	if err != nil {
-		return openError(err, *data, *debug)
+		return err
 	}
 	defer node.Close()
 	sess, err := node.NewSession(colors)
@@ -79,8 +72,8 @@ func cmdShell(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	defer sess.Close()
 	sh := &shell{node: node, sess: sess, out: stdout, errOut: stderr, interactive: interactive}
 	if interactive {
-		where := "data in " + *data
-		if *memory {
+		where := "data in " + *nf.data
+		if *nf.memory {
 			where = "data in memory (--memory)"
 		}
 		fmt.Fprintf(stdout, "Odin %s shell: node %s, %d VMs, %s.\nType .help for help, .exit or Ctrl+D to leave.\n",
