@@ -257,3 +257,28 @@ await odin.ref("Bad", "b").touch();`)
 		t.Fatalf("balance read back %v", got)
 	}
 }
+
+// TestSizeLimits: arguments, results and state over their limits are
+// refused with a RangeError, and the state is left as it was.
+func TestSizeLimits(t *testing.T) {
+	n, _ := newTestNode(t, "")
+	got := eval(t, n, `
+class Big {
+  data = "";
+  grow(k) { this.data = "x".repeat(k); return this.data.length; }
+  give(k) { return "y".repeat(k); }
+  take(s) { return s.length; }
+  size() { return this.data.length; }
+}
+odin.define(Big);
+const b = odin.ref("Big", "b");
+const out = [];
+for (const f of [() => b.take("z".repeat(5 << 20)), () => b.give(5 << 20), () => b.grow(5 << 20)]) {
+  try { await f(); out.push("no error"); } catch (e) { out.push(e.name); }
+}
+out.push(await b.grow(1000), await b.size());
+return out;`)
+	if fmt.Sprint(got) != "[RangeError RangeError RangeError 1000 1000]" {
+		t.Fatalf("got %v", got)
+	}
+}

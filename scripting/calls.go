@@ -20,6 +20,7 @@ func (w *Worker) callRef(info *refInfo, method string, args []goja.Value) goja.V
 	if err != nil {
 		panic(w.api.cloneError(err, info.ref.String()+"."+method+" arguments"))
 	}
+	w.checkMessage(len(buf), "the arguments of "+info.ref.String()+"."+method)
 	a := f.act
 	pd, p := w.newPending(pendCall)
 	timeout := info.timeout
@@ -31,6 +32,24 @@ func (w *Worker) callRef(info *refInfo, method string, args []goja.Value) goja.V
 	w.track(a, pd, m)
 	w.emit(m)
 	return w.rt.ToValue(p)
+}
+
+// checkMessage refuses a message over the size limit with a RangeError.
+func (w *Worker) checkMessage(n int, what string) {
+	if n > w.cfg.MaxMessage {
+		w.api.throw("RangeError", "%s take %s encoded, over the message limit of %s", what, sizeOf(n), sizeOf(w.cfg.MaxMessage))
+	}
+}
+
+// sizeOf renders a byte count for an error message.
+func sizeOf(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // track records an outgoing operation of a: its deadline is watched, and an

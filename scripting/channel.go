@@ -193,6 +193,7 @@ func (w *Worker) channelOp(info *refInfo, op string, args []goja.Value) goja.Val
 		if err != nil {
 			panic(w.api.cloneError(err, "channel send"))
 		}
+		w.checkMessage(len(payload), "the value sent on "+info.ref.ID)
 	}
 	pd, p := w.newPending(pendCall)
 	pd.next = op == "next"

@@ -405,6 +405,10 @@ func (w *Worker) diff(a *activation) (*persist.Write, goja.Value) {
 		// Nothing changed; a virtual object stays virtual.
 		return nil, nil
 	}
+	if size := w.stateSize(a, order, puts); size > w.cfg.MaxState {
+		return nil, w.api.newError("RangeError", fmt.Sprintf("%s's state would take %s encoded, over the limit of %s per object",
+			a.ref, sizeOf(size), sizeOf(w.cfg.MaxState)), nil)
+	}
 	if len(deleted) > 0 || !a.exists {
 		if cerr := w.validateRequired(a); cerr != nil {
 			return nil, cerr
@@ -431,6 +435,19 @@ func (w *Worker) diff(a *activation) (*persist.Write, goja.Value) {
 	a.order = order
 	a.exists = true
 	return wr, nil
+}
+
+// stateSize is the encoded size of the state after a turn: the committed
+// fields with the turn's new values.
+func (w *Worker) stateSize(a *activation, order []string, puts []persist.FieldPut) int {
+	n := 0
+	for _, k := range order {
+		n += len(a.committed[k])
+	}
+	for _, p := range puts {
+		n += len(p.Value) - len(a.committed[p.Name])
+	}
+	return n
 }
 
 func equalStrings(a, b []string) bool {
@@ -540,6 +557,11 @@ func (w *Worker) answer(m *Message, result goja.Value) {
 	buf, err := w.enc.Encode(nil, result)
 	if err != nil {
 		w.answerError(m, w.api.cloneError(err, "result"))
+		return
+	}
+	if len(buf) > w.cfg.MaxMessage {
+		w.answerError(m, w.api.newError("RangeError", fmt.Sprintf("the result of %s.%s takes %s encoded, over the message limit of %s",
+			m.To, m.Method, sizeOf(len(buf)), sizeOf(w.cfg.MaxMessage)), nil))
 		return
 	}
 	w.reply(m, buf, false)

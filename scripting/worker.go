@@ -49,6 +49,10 @@ type Config struct {
 	// are refused with an error that names odin.checkpoint().
 	MaxLogEvents int // default 10,000
 	MaxLogBytes  int // default 16 MB
+	// MaxMessage bounds the encoded arguments of a call, a result and a
+	// channel value; MaxState the encoded state of an object. Default 4 MB.
+	MaxMessage int
+	MaxState   int
 	// EagerRelease lets a turn's output leave when the turn ends, before its
 	// commit is durable: for a throw-away data directory (odin run --memory),
 	// where nothing survives the process, so holding output buys nothing.
@@ -75,6 +79,8 @@ func DefaultConfig() Config {
 		IdleTimeout:  5 * time.Minute,
 		MaxLogEvents: 10000,
 		MaxLogBytes:  16 << 20,
+		MaxMessage:   4 << 20,
+		MaxState:     4 << 20,
 		Now:          time.Now,
 	}
 }
@@ -87,7 +93,7 @@ func (c *Config) Validate() error {
 	case c.Classes == nil:
 		return fmt.Errorf("scripting: config: no Classes")
 	case c.TurnLimit <= 0 || c.CallTimeout <= 0 || c.MaxCallStack <= 0 || c.QueueLimit <= 0 || c.IdleTimeout <= 0 ||
-		c.MaxLogEvents <= 0 || c.MaxLogBytes <= 0:
+		c.MaxLogEvents <= 0 || c.MaxLogBytes <= 0 || c.MaxMessage <= 0 || c.MaxState <= 0:
 		return fmt.Errorf("scripting: config: limits must be positive")
 	case c.Now == nil:
 		return fmt.Errorf("scripting: config: no Now")
