@@ -275,3 +275,60 @@ return [e.name, r];`)
 		t.Fatalf("got %v", got)
 	}
 }
+
+// TestPlacementFollowsCalls: an object called mostly from another VM moves
+// there by itself, and two objects that call each other end up on one VM
+// (rather than swapping VMs).
+func TestPlacementFollowsCalls(t *testing.T) {
+	n, _ := newTestNode(t, "")
+	eval(t, n, `
+class Far { v = 1; get() { return this.v; } }
+class Near {
+  async poll(id, ms) { const f = odin.ref("Far", id); const end = Date.now() + ms; let k = 0; while (Date.now() < end) { await f.get(); k++; } return k; }
+}
+class Pong {
+  async rally(other, k) { return k === 0 ? 0 : 1 + await odin.ref("Pong", other).rally(odin.self().id, k - 1); }
+}
+odin.define(Far); odin.define(Near); odin.define(Pong);`)
+	// Pick a caller on VM 0 and a callee on VM 1.
+	var near, far, p1, p2 string
+	for i := 0; near == "" || far == "" || p1 == "" || p2 == ""; i++ {
+		id := fmt.Sprint(i)
+		if near == "" && n.VMOf(objects.Ref{Class: "Near", ID: id}) == 0 {
+			near = id
+		}
+		if far == "" && n.VMOf(objects.Ref{Class: "Far", ID: id}) == 1 {
+			far = id
+		}
+		if p1 == "" && n.VMOf(objects.Ref{Class: "Pong", ID: id}) == 0 {
+			p1 = id
+		} else if p2 == "" && n.VMOf(objects.Ref{Class: "Pong", ID: id}) == 1 {
+			p2 = id
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for n.VMOf(objects.Ref{Class: "Far", ID: far}) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the callee did not move to its caller's VM within 30 s")
+		}
+		eval(t, n, fmt.Sprintf(`await odin.ref("Near", %q).poll(%q, 300);`, near, far))
+	}
+	for {
+		if n.VMOf(objects.Ref{Class: "Pong", ID: p1}) == n.VMOf(objects.Ref{Class: "Pong", ID: p2}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("two objects calling each other did not end up on one VM within 30 s")
+		}
+		eval(t, n, fmt.Sprintf(`for (let i = 0; i < 20; i++) await odin.ref("Pong", %q).rally(%q, 20);`, p1, p2))
+	}
+	// And they stay together.
+	vm := n.VMOf(objects.Ref{Class: "Pong", ID: p1})
+	for i := 0; i < 5; i++ {
+		eval(t, n, fmt.Sprintf(`for (let i = 0; i < 20; i++) await odin.ref("Pong", %q).rally(%q, 20);`, p1, p2))
+		time.Sleep(300 * time.Millisecond)
+	}
+	if a, b := n.VMOf(objects.Ref{Class: "Pong", ID: p1}), n.VMOf(objects.Ref{Class: "Pong", ID: p2}); a != vm || b != vm {
+		t.Fatalf("the pair moved apart again: VMs %d and %d", a, b)
+	}
+}

@@ -20,6 +20,7 @@ type mover struct {
 	to        map[objects.Ref]int       // overrides of the hash placement
 	lastMoved map[objects.Ref]time.Time // for the cool-down
 	moving    map[objects.Ref]bool
+	lastAuto  map[[2]int]time.Time // last automatic move between two VMs, by (from, to)
 	quit      chan struct{}
 	done      chan struct{}
 	hot       []int // seconds each VM's queue has been too long
@@ -29,7 +30,11 @@ type mover struct {
 // whose queue is over queueHigh and over queueRatio times the shortest for
 // queueSeconds in a row sheds its busiest object.
 const (
-	coolDown     = 10 * time.Second
+	coolDown = 10 * time.Second
+	// noSwap: an automatic move from VM i to VM j is skipped if one from j
+	// to i happened this recently. Two objects calling each other would
+	// otherwise both move towards the other and swap VMs at every window.
+	noSwap       = 2 * time.Second
 	queueHigh    = 1000
 	queueRatio   = 4
 	queueSeconds = 3
@@ -37,7 +42,7 @@ const (
 
 func newMover(n *Node) *mover {
 	return &mover{n: n, to: map[objects.Ref]int{}, lastMoved: map[objects.Ref]time.Time{},
-		moving: map[objects.Ref]bool{}, quit: make(chan struct{}), done: make(chan struct{})}
+		moving: map[objects.Ref]bool{}, lastAuto: map[[2]int]time.Time{}, quit: make(chan struct{}), done: make(chan struct{})}
 }
 
 func (m *mover) override(ref objects.Ref) (int, bool) {
@@ -100,9 +105,12 @@ func (m *mover) move(ref objects.Ref, vm int, auto bool) error {
 	if o, ok := m.to[ref]; ok {
 		from = o
 	}
-	if from == vm {
+	if from == vm || (auto && time.Since(m.lastAuto[[2]int{vm, from}]) < noSwap) {
 		m.mu.Unlock()
 		return nil
+	}
+	if auto {
+		m.lastAuto[[2]int{from, vm}] = time.Now()
 	}
 	m.moving[ref] = true
 	m.mu.Unlock()
