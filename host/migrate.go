@@ -147,6 +147,9 @@ func (m *mover) move(ref objects.Ref, vm int, auto bool) error {
 // another VM.
 func (m *mover) requested(reqs []scripting.MoveRequest) {
 	for _, r := range reqs {
+		if r.VM < 0 || r.VM >= len(m.n.hosted) {
+			continue // called mostly by a script, whose VM hosts no objects
+		}
 		go func(r scripting.MoveRequest) {
 			if err := m.move(r.Ref, r.VM, true); err != nil && err != errBusy {
 				m.n.cfg.Logger.Warn("automatic move failed", "object", r.Ref.String(), "err", err)
