@@ -85,7 +85,8 @@ type Node struct {
 	allMu   sync.Mutex
 	closing atomic.Bool
 
-	moves *mover // placement overrides and moves between VMs (migrate.go)
+	moves  *mover        // placement overrides and moves between VMs (migrate.go)
+	closed chan struct{} // closed by Close: scripts still running return
 }
 
 // Open starts a node on its data directory.
@@ -124,7 +125,7 @@ func Open(cfg Config) (*Node, error) {
 		}
 		return nil, err
 	}
-	n := &Node{cfg: cfg, dir: dir, store: store}
+	n := &Node{cfg: cfg, dir: dir, store: store, closed: make(chan struct{})}
 	n.moves = newMover(n)
 	n.classes, err = scripting.NewClasses(store)
 	if err != nil {
@@ -230,6 +231,7 @@ func (n *Node) Close() error {
 	if n.closing.Swap(true) {
 		return nil
 	}
+	close(n.closed)
 	n.moves.stop()
 	if p := n.all.Load(); p != nil {
 		for _, w := range *p {

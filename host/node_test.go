@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -280,5 +281,26 @@ out.push(await b.grow(1000), await b.size());
 return out;`)
 	if fmt.Sprint(got) != "[RangeError RangeError RangeError 1000 1000]" {
 		t.Fatalf("got %v", got)
+	}
+}
+
+// TestCloseEndsRunningScripts: a script still waiting when the node closes
+// returns ErrClosed instead of blocking its caller forever.
+func TestCloseEndsRunningScripts(t *testing.T) {
+	n, _ := newTestNode(t, "")
+	errc := make(chan error, 1)
+	go func() {
+		_, err := n.Eval("wait.js", `return await odin.channel("never").receive();`)
+		errc <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	n.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, ErrClosed) {
+			t.Fatalf("got %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Eval still blocked 10 s after Close")
 	}
 }

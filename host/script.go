@@ -43,8 +43,12 @@ func (n *Node) runScript(name, src string, args []string) ([]byte, error) {
 	if err := w.RunScript(prog, args, func(b []byte, err error) { done <- outcome{b, err} }); err != nil {
 		return nil, err
 	}
-	o := <-done
-	return o.b, o.err
+	select {
+	case o := <-done:
+		return o.b, o.err
+	case <-n.closed:
+		return nil, ErrClosed
+	}
 }
 
 // scriptWorker starts a worker for a script and registers it for routing.
