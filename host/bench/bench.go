@@ -64,6 +64,7 @@ var scenarios = []scenario{
 	{"commit-1", runCommit1},
 	{"channel", runChannel},
 	{"migrate", runMigrate},
+	{"objects", runObjects},
 }
 
 // Names returns the scenarios Run knows, in the order `odin bench` runs them.

@@ -1,8 +1,11 @@
 package bench
 
 import (
+	"flag"
 	"math"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -235,4 +238,97 @@ func BenchmarkMigrate(b *testing.B) {
 		pause += s.pause
 	}
 	b.ReportMetric(msOf(pause)/float64(b.N), "pause-ms/op")
+}
+
+// TestObjects runs the objects scenario small (2,000 objects and tasklets):
+// both figures are positive and plausible, and the note carries the
+// tasklets' figure, the targets and the extrapolation to 1M objects.
+func TestObjects(t *testing.T) {
+	c := &ctx{opt: Options{Runs: 1, Progress: testWriter{t}}.withDefaults(), name: "objects"}
+	m, err := measureObjects(c, "run", 2000, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", m)
+	for what, b := range map[string]float64{"object": m.perObject, "tasklet": m.perTasklet} {
+		if !(b > 0 && b < 1<<20) {
+			t.Errorf("%.0f bytes per %s, want between 0 and 1 MB", b, what)
+		}
+	}
+	r, err := runObjectsN(c, 2000, 2000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", r)
+	if r.Unit != "B/object" || !(r.OpsPerSec > 0 && r.OpsPerSec < 1<<20) || r.Runs != 1 || r.Baseline != "" || r.TargetRatio != 0 {
+		t.Errorf("result %+v", r)
+	}
+	for _, want := range []string{"B per blocked tasklet", "1M objects ≈ ", "GiB", "target ≤ 2048 B each"} {
+		if !strings.Contains(r.Note, want) {
+			t.Errorf("note lacks %q: %s", want, r.Note)
+		}
+	}
+}
+
+func TestObjectsCount(t *testing.T) {
+	for d, want := range map[time.Duration]int{2 * time.Second: 20000, 100 * time.Millisecond: 1000, 10 * time.Second: 100000, time.Hour: 1000000} {
+		if got := objectsCount(d); got != want {
+			t.Errorf("objectsCount(%v) = %d, want %d", d, got, want)
+		}
+	}
+	for x, want := range map[float64]string{0: "0", 999.4: "999", 1234.5: "1,235", 1234567: "1,234,567", -2048: "-2,048"} {
+		if got := thousands(x); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", x, got, want)
+		}
+	}
+}
+
+var objectsHeapProfile = flag.String("objects.heapprofile", "", "BenchmarkObjects writes heap profiles `PREFIX`.before and PREFIX.after (objects live; compare with go tool pprof -diff_base)")
+
+// BenchmarkObjects: one op is the activation of an idle BenchIdle object (5
+// small fields) by a call from a script; the objects stay active, and
+// B/object is the growth of the heap and stacks in use after GC. To see
+// what the memory goes to, -objects.heapprofile=/tmp/objects writes heap
+// profiles before and after the activations, while the objects are live:
+// go tool pprof -sample_index=inuse_space -top -diff_base=/tmp/objects.before /tmp/objects.after
+func BenchmarkObjects(b *testing.B) {
+	if *objectsHeapProfile != "" {
+		runtime.MemProfileRate = 512
+	}
+	n, err := openMemory(2)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	if _, err := n.Eval("bench-idle.js", idleJS); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := n.Eval("idle-set.js", idleSetJS, "w", "0", strconv.Itoa(objectsWarm)); err != nil {
+		b.Fatal(err)
+	}
+	before := memInUse()
+	writeHeapProfile(b, ".before")
+	b.ResetTimer()
+	if _, err := n.Eval("idle-set.js", idleSetJS, "b", "0", strconv.Itoa(b.N)); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+	b.ReportMetric(perItem(before, memInUse(), b.N), "B/object")
+	writeHeapProfile(b, ".after")
+}
+
+// writeHeapProfile writes the heap profile to -objects.heapprofile + suffix
+// (memInUse has just collected the garbage).
+func writeHeapProfile(b *testing.B, suffix string) {
+	if *objectsHeapProfile == "" {
+		return
+	}
+	f, err := os.Create(*objectsHeapProfile + suffix)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		b.Fatal(err)
+	}
 }
