@@ -2,7 +2,6 @@ package persist
 
 import (
 	"bytes"
-	"context"
 	"log/slog"
 	"path/filepath"
 	"testing"
@@ -94,20 +93,6 @@ func blockWriter(t testing.TB, s *Store) (release func()) {
 	}()
 	<-entered
 	return func() { close(gate) }
-}
-
-// waitFor polls cond until it holds or the deadline passes: no bare sleeps.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			t.Fatalf("timed out waiting for %s", what)
-		case <-time.After(time.Millisecond):
-		}
-	}
 }
 
 // mustCommit commits w synchronously and fails the test on error.

@@ -3,9 +3,11 @@ package persist
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // The replay log of an object that is not quiescent (see the architecture's
@@ -45,7 +47,7 @@ func (s *Store) applyLog(tx *bbolt.Tx, w *Write) error {
 	}
 	id := []byte(w.ID)
 	if w.LogClear || w.Delete {
-		if err := logs.DeleteBucket(id); err != nil && err != bbolt.ErrBucketNotFound {
+		if err := logs.DeleteBucket(id); err != nil && !errors.Is(err, berrors.ErrBucketNotFound) {
 			return err
 		}
 	}

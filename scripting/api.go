@@ -255,8 +255,6 @@ func (x *api) stampRemote(v goja.Value, at objects.Ref) {
 	_ = o.DefineDataProperty("stack", x.rt.ToValue(strings.TrimRight(s, "\n")+"\n"+mark), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
 }
 
-func (x *api) arg(c goja.FunctionCall, i int) goja.Value { return c.Argument(i) }
-
 func (x *api) currentFrame(what string) *frame {
 	f := x.w.cur
 	if f == nil {

@@ -191,22 +191,18 @@ func (w *Worker) loadClass(d *ClassDef) (*loadedClass, error) {
 			return nil, fmt.Errorf("%w %s: %v", ErrDefine, d.Name, err)
 		}
 	}
-	lc.methods = methodNames(lc.proto)
+	lc.methods = methodNames(lc.proto, w.rt.Get("Object").ToObject(w.rt).Get("prototype").ToObject(w.rt))
 	lc.refProto = w.api.refProtoFor(d.Name, lc.methods)
 	w.loaded[d] = lc
 	return lc, nil
 }
 
-// methodNames lists the callable methods along a class's prototype chain.
-func methodNames(proto *goja.Object) []string {
+// methodNames lists the callable methods along a class's prototype chain,
+// up to (not including) Object.prototype.
+func methodNames(proto, objectProto *goja.Object) []string {
 	seen := map[string]bool{}
 	var names []string
-	for p := proto; p != nil; p = p.Prototype() {
-		if ctor := p.Get("constructor"); ctor != nil {
-			if c, ok := ctor.(*goja.Object); ok && c.Get("name") != nil && c.Get("name").String() == "Object" && p.Prototype() == nil {
-				break
-			}
-		}
+	for p := proto; p != nil && p != objectProto; p = p.Prototype() {
 		for _, n := range p.GetOwnPropertyNames() {
 			if seen[n] || !callable(n) {
 				continue

@@ -88,21 +88,19 @@ var (
 	}()
 )
 
-func (e *logEvent) encode() []byte {
-	b, err := logEnc.Marshal(e)
+// mustMarshal encodes a log record. The records are plain structs of
+// strings, numbers and bytes, so an error is a bug.
+func mustMarshal(what string, v any) []byte {
+	b, err := logEnc.Marshal(v)
 	if err != nil {
-		panic(fmt.Sprintf("scripting: encoding a log event: %v", err))
+		panic(fmt.Sprintf("scripting: encoding a %s: %v", what, err))
 	}
 	return b
 }
 
-func (b *logBase) encode() []byte {
-	out, err := logEnc.Marshal(b)
-	if err != nil {
-		panic(fmt.Sprintf("scripting: encoding a log base: %v", err))
-	}
-	return out
-}
+func (e *logEvent) encode() []byte { return mustMarshal("log event", e) }
+
+func (b *logBase) encode() []byte { return mustMarshal("log base", b) }
 
 func decodeLogEvent(b []byte) (*logEvent, error) {
 	var e logEvent
@@ -451,13 +449,7 @@ func (d *dedupeTable) reindex() {
 	}
 }
 
-func (d *dedupeTable) encode() []byte {
-	b, err := logEnc.Marshal(d)
-	if err != nil {
-		panic(fmt.Sprintf("scripting: encoding a dedupe table: %v", err))
-	}
-	return b
-}
+func (d *dedupeTable) encode() []byte { return mustMarshal("dedupe table", d) }
 
 func decodeDedupe(b []byte) (dedupeTable, error) {
 	var d dedupeTable

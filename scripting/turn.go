@@ -207,21 +207,23 @@ func (w *Worker) endTurn() {
 		return // effects of a replayed turn happened before the crash or the move
 	}
 	switch {
-	case write != nil && w.cfg.EagerRelease:
-		a.inflight++
-		a.held = append(a.held, &heldBatch{})
-		act := a
-		w.cfg.Store.Commit(write, func(err error) {
-			_ = w.inbox.push(event{kind: evCommitted, act: act, err: err})
-		})
-		w.release(t.out, t.posts)
 	case write != nil:
+		// The output waits for the commit, unless nothing survives the
+		// process anyway (EagerRelease); the batch keeps commits and held
+		// output in step either way.
 		a.inflight++
-		a.held = append(a.held, &heldBatch{msgs: t.out, posts: t.posts})
+		batch := &heldBatch{}
+		if !w.cfg.EagerRelease {
+			batch.msgs, batch.posts = t.out, t.posts
+		}
+		a.held = append(a.held, batch)
 		act := a
 		w.cfg.Store.Commit(write, func(err error) {
 			_ = w.inbox.push(event{kind: evCommitted, act: act, err: err})
 		})
+		if w.cfg.EagerRelease {
+			w.release(t.out, t.posts)
+		}
 	case a.inflight > 0 && !w.cfg.EagerRelease:
 		last := a.held[len(a.held)-1]
 		last.msgs = append(last.msgs, t.out...)

@@ -601,7 +601,7 @@ func (in *inspector) formatError(o *goja.Object, constructor string, hasCtor boo
 		}
 	}
 	from := max(pos, 0)
-	if strings.Index(stack[min(from, len(stack)):], "\n    at") == -1 {
+	if !strings.Contains(stack[min(from, len(stack)):], "\n    at") {
 		stack = "[" + stack + "]"
 	}
 	if in.indentationLvl != 0 {
