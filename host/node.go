@@ -17,6 +17,7 @@ import (
 	"github.com/odin-db/odin/objects"
 	"github.com/odin-db/odin/persist"
 	"github.com/odin-db/odin/scripting"
+	"github.com/odin-db/odin/scripting/codec"
 )
 
 // Config configures a node.
@@ -85,7 +86,8 @@ type Node struct {
 	allMu   sync.Mutex
 	closing atomic.Bool
 
-	moves  *mover        // placement overrides and moves between VMs (migrate.go)
+	moves   *mover   // placement overrides and moves between VMs (migrate.go)
+	indexes *indexer // index builds, unique claims, queries (indexes.go)
 	closed chan struct{} // closed by Close: scripts still running return
 }
 
@@ -118,6 +120,7 @@ func Open(cfg Config) (*Node, error) {
 	pc.Path = filepath.Join(dir, "odin.db")
 	pc.NoSync = cfg.NoSync
 	pc.Logger = cfg.Logger
+	pc.IndexKey = codec.KeyOf
 	store, err := persist.Open(pc)
 	if err != nil {
 		if cfg.Memory {
@@ -127,11 +130,22 @@ func Open(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, dir: dir, store: store, closed: make(chan struct{})}
 	n.moves = newMover(n)
+	n.indexes = newIndexer(n)
 	n.classes, err = scripting.NewClasses(store)
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
+	if err := n.indexes.declareAll(); err != nil {
+		n.indexes.stop()
+		store.Close()
+		return nil, err
+	}
+	n.classes.OnDefine(func(d *scripting.ClassDef) {
+		if err := n.indexes.declare(d); err != nil {
+			cfg.Logger.Error("declare indexes", "class", d.Name, "err", err)
+		}
+	})
 	for i := 0; i < cfg.VMs; i++ {
 		w, err := n.newWorker(i, true)
 		if err != nil {
@@ -177,6 +191,7 @@ func (n *Node) newWorker(index int, hosted bool) (*scripting.Worker, error) {
 	wc.Router = n
 	wc.Classes = n.classes
 	wc.Store = n.store
+	wc.Uniques = n.indexes
 	wc.Hosted = hosted
 	wc.EagerRelease = n.cfg.Memory
 	wc.Stdout, wc.Stderr, wc.Output = n.cfg.Stdout, n.cfg.Stderr, &n.output
@@ -233,6 +248,7 @@ func (n *Node) Close() error {
 	}
 	close(n.closed)
 	n.moves.stop()
+	n.indexes.stop()
 	if p := n.all.Load(); p != nil {
 		for _, w := range *p {
 			if w != nil {
@@ -281,6 +297,9 @@ func (n *Node) placement(r objects.Ref) int {
 
 // Route implements scripting.Router.
 func (n *Node) Route(m *scripting.Message) error {
+	if m.Kind == scripting.KindFind {
+		return n.indexes.find(m)
+	}
 	all := *n.all.Load()
 	to := m.To
 	if m.Kind == scripting.KindReply {

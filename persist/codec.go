@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
+
+	"github.com/odin-db/odin/objects"
 )
 
 // ObjectMeta is the per-object record stored under the key id+"\x00".
@@ -26,6 +28,8 @@ type ClassRecord struct {
 	Source  string    `cbor:"3,keyasint,omitempty"`
 	Deps    []string  `cbor:"4,keyasint,omitempty"` // names of classes the source refers to
 	Created time.Time `cbor:"5,keyasint,omitempty"`
+	// Indexes are the class's static indexes and unique constraints.
+	Indexes []objects.Index `cbor:"6,keyasint,omitempty"`
 }
 
 // Limits on decoded records. They are far above anything the store writes and

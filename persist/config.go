@@ -33,6 +33,10 @@ type Config struct {
 	// Rand is the source of the node id written into a new file; nil means
 	// crypto/rand. Tests inject a fixed reader to get a known id.
 	Rand io.Reader
+	// IndexKey appends the index key component (objects.AppendKey) of one
+	// stored field value; ok is false if the value cannot be indexed. The
+	// node passes codec.KeyOf. nil disables secondary indexes.
+	IndexKey func(dst, value []byte) (out []byte, ok bool)
 }
 
 // DefaultConfig returns a fresh Config with every default filled in; the

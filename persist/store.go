@@ -148,7 +148,7 @@ func (s *Store) initMeta() error {
 		}
 		s.nodeID = string(node)
 		missing = tx.Bucket(bucketObjects) == nil || tx.Bucket(bucketClasses) == nil ||
-			tx.Bucket(bucketLogs) == nil || tx.Bucket(bucketDedupe) == nil
+			tx.Bucket(bucketLogs) == nil || tx.Bucket(bucketDedupe) == nil || tx.Bucket(bucketIndexes) == nil
 		return nil
 	})
 	if err != nil || (!fresh && !missing) {
@@ -176,7 +176,7 @@ func (s *Store) initMeta() error {
 				return err
 			}
 		}
-		for _, name := range [][]byte{bucketObjects, bucketClasses, bucketLogs, bucketDedupe} {
+		for _, name := range [][]byte{bucketObjects, bucketClasses, bucketLogs, bucketDedupe, bucketIndexes} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

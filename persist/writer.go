@@ -47,6 +47,9 @@ type writerState struct {
 	errs  []error // result of each pending in the current batch
 	hard  []error // writes excluded from the batch because they failed
 	key   []byte  // scratch key; bbolt copies keys on Put
+	// indexes caches each class's declared indexes (indexes.go); dropped
+	// whenever a transaction fails, since it may hold a rolled-back declare.
+	indexes map[string]*classIndexes
 }
 
 // errAbort rolls a transaction back so that it can be rerun without the write
@@ -193,12 +196,14 @@ func (s *Store) commitRange(batch []pending, errs, hard []error) error {
 		case err == nil:
 			return nil
 		case failed >= 0:
+			clear(s.w.indexes)
 			hard[failed] = failErr
 			s.retries.Add(1)
 			if live(hard) == 0 {
 				return nil
 			}
 		default:
+			clear(s.w.indexes)
 			return fmt.Errorf("persist: commit: %w", err)
 		}
 	}
@@ -234,6 +239,13 @@ func (s *Store) apply(tx *bbolt.Tx, p *pending) (soft, hard error) {
 	w := p.w
 	if err := checkWrite(w); err != nil {
 		return err, nil
+	}
+	ixChanges, err := s.planIndexes(tx, w)
+	if err != nil {
+		if errors.Is(err, ErrUnique) {
+			return err, nil
+		}
+		return nil, err
 	}
 	objects := tx.Bucket(bucketObjects)
 	b := objects.Bucket([]byte(w.Class))
@@ -284,6 +296,9 @@ func (s *Store) apply(tx *bbolt.Tx, p *pending) (soft, hard error) {
 		if err := b.Put(s.key(w.ID, ""), enc); err != nil {
 			return nil, err
 		}
+	}
+	if err := s.applyIndexes(tx, w, ixChanges); err != nil {
+		return nil, err
 	}
 	return nil, nil
 }

@@ -114,6 +114,7 @@ func (x *api) install() error {
 	set("withTimeout", x.withTimeout)
 	set("objects", x.objects)
 	set("inspect", x.inspect)
+	set("find", x.find)
 	set("placement", x.placement)
 	set("migrate", x.migrate)
 	set("checkpoint", x.checkpoint)
@@ -287,7 +288,17 @@ func (x *api) define(c goja.FunctionCall) goja.Value {
 			x.throw("TypeError", "class %s: %v", name, err)
 		}
 	}
-	d, err := x.w.cfg.Classes.Define(name, src, deps)
+	static := func(k string) any {
+		if v := cls.Get(k); v != nil && !goja.IsUndefined(v) && !goja.IsNull(v) {
+			return exportSchema(v)
+		}
+		return nil
+	}
+	indexes, err := objects.ParseIndexes(static("indexes"), static("unique"))
+	if err != nil {
+		x.throw("TypeError", "class %s: %v", name, err)
+	}
+	d, err := x.w.cfg.Classes.Define(name, src, deps, indexes)
 	if err != nil {
 		x.throw("TypeError", "%v", err)
 	}

@@ -28,6 +28,10 @@ type ClassDef struct {
 	Version int
 	Source  string
 	Deps    []string // other defined classes the source names
+	// Indexes are the class's static indexes and unique constraints. Every
+	// commit of an object of the class maintains those of the newest
+	// version, whatever version the object runs.
+	Indexes []objects.Index
 
 	once sync.Once
 	prog *goja.Program
@@ -50,6 +54,16 @@ type Classes struct {
 	byName map[string][]*ClassDef // versions in order, index = version-1
 	epoch  atomic.Uint64          // bumped on every define, so workers notice new versions
 	store  ClassStore
+	// onDefine is told of each new version (the host declares its indexes).
+	onDefine func(*ClassDef)
+}
+
+// OnDefine sets the function told of each newly defined class version,
+// after it is stored and before Define returns.
+func (c *Classes) OnDefine(fn func(*ClassDef)) {
+	c.mu.Lock()
+	c.onDefine = fn
+	c.mu.Unlock()
 }
 
 // NewClasses loads every class version from store.
@@ -66,7 +80,7 @@ func NewClasses(store ClassStore) (*Classes, error) {
 		return recs[i].Version < recs[j].Version
 	})
 	for _, r := range recs {
-		c.byName[r.Name] = append(c.byName[r.Name], &ClassDef{Name: r.Name, Version: r.Version, Source: r.Source, Deps: r.Deps})
+		c.byName[r.Name] = append(c.byName[r.Name], &ClassDef{Name: r.Name, Version: r.Version, Source: r.Source, Deps: r.Deps, Indexes: r.Indexes})
 	}
 	return c, nil
 }
@@ -113,21 +127,30 @@ func (c *Classes) Epoch() uint64 { return c.epoch.Load() }
 
 // Define registers source as the newest version of name, unless it is the
 // same as the newest version already. It returns the definition in force.
-func (c *Classes) Define(name, source string, deps []string) (*ClassDef, error) {
+func (c *Classes) Define(name, source string, deps []string, indexes []objects.Index) (*ClassDef, error) {
 	if !objects.IsIdentifier(name) || strings.HasPrefix(name, "$") {
 		return nil, fmt.Errorf("%w: %q is not a valid class name", ErrDefine, name)
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	d, err := c.define(name, source, deps, indexes)
+	onDefine := c.onDefine
+	c.mu.Unlock()
+	if err == nil && d != nil && onDefine != nil {
+		onDefine(d)
+	}
+	return d, err
+}
+
+func (c *Classes) define(name, source string, deps []string, indexes []objects.Index) (*ClassDef, error) {
 	vs := c.byName[name]
 	if n := len(vs); n > 0 && vs[n-1].Source == source {
 		return vs[n-1], nil
 	}
-	d := &ClassDef{Name: name, Version: len(vs) + 1, Source: source, Deps: deps}
+	d := &ClassDef{Name: name, Version: len(vs) + 1, Source: source, Deps: deps, Indexes: indexes}
 	if _, err := d.program(); err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrDefine, name, err)
 	}
-	rec := persist.ClassRecord{Name: name, Version: d.Version, Source: source, Deps: deps, Created: time.Now().UTC()}
+	rec := persist.ClassRecord{Name: name, Version: d.Version, Source: source, Deps: deps, Indexes: indexes, Created: time.Now().UTC()}
 	if err := c.store.PutClass(rec); err != nil {
 		return nil, err
 	}

@@ -201,7 +201,13 @@ func (w *Worker) dispatch(a *activation, ev *logEvent) {
 		}
 		markResumed(pd)
 		w.runInFrame(pd.frame, ev, func() {
-			v, err := w.dec.Decode(ev.Payload)
+			var v goja.Value
+			var err error
+			if pd.kind == pendFind && !ev.Failed {
+				v, err = w.findResult(ev.Payload, pd.sel)
+			} else {
+				v, err = w.dec.Decode(ev.Payload)
+			}
 			if err != nil {
 				w.rejectWith(pd, w.api.newError("DataCloneError", "reply could not be decoded: "+err.Error(), nil))
 				return
@@ -369,7 +375,7 @@ func (w *Worker) afterReplay(a *activation) {
 	for _, s := range seqs {
 		pd := a.pending[s]
 		switch pd.kind {
-		case pendCall, pendInspect:
+		case pendCall, pendInspect, pendFind:
 			if pd.msg != nil {
 				m := *pd.msg
 				w.send(&m)

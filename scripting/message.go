@@ -16,6 +16,9 @@ const (
 	// KindActivate asks the worker hosting To to activate it (used at
 	// start-up for objects whose tasklets were suspended).
 	KindActivate
+	// KindFind runs the query in Args (EncodeQuery) over the indexes of the
+	// class To.Class; the host replies to From with the objects found.
+	KindFind
 )
 
 // Address names a pending operation at its caller: the calling activation

@@ -71,8 +71,9 @@ type activation struct {
 
 // heldBatch is the output of the turns that wait for one commit.
 type heldBatch struct {
-	msgs  []*Message
-	posts []event
+	msgs   []*Message
+	posts  []event
+	claims []uniqueClaim // released once the commit is over
 }
 
 // quiescent: nothing suspended. Such an object is described by its state
@@ -93,6 +94,7 @@ type turnState struct {
 	failed   goja.Value // the thrown value that failed the turn, nil if none
 	seq0     uint64     // the activation's counters when the turn began
 	task0    uint64
+	claims   []uniqueClaim // unique values claimed for the turn's commit
 }
 
 // tracker implements goja.AsyncContextTracker with frames.
@@ -212,7 +214,7 @@ func (w *Worker) endTurn() {
 		// process anyway (EagerRelease); the batch keeps commits and held
 		// output in step either way.
 		a.inflight++
-		batch := &heldBatch{}
+		batch := &heldBatch{claims: t.claims}
 		if !w.cfg.EagerRelease {
 			batch.msgs, batch.posts = t.out, t.posts
 		}
@@ -416,6 +418,14 @@ func (w *Worker) diff(a *activation) (*persist.Write, goja.Value) {
 			return nil, cerr
 		}
 	}
+	// Last, since a claim must be released if the turn fails after it.
+	claims, cerr := w.claimUnique(a, puts, deleted)
+	if cerr != nil {
+		return nil, cerr
+	}
+	if w.turn != nil {
+		w.turn.claims = claims
+	}
 	wr := &persist.Write{Class: a.ref.Class, ID: a.ref.ID, Puts: puts, Deletes: deleted}
 	for _, k := range deleted {
 		delete(a.committed, k)
@@ -479,6 +489,9 @@ func (w *Worker) committed(a *activation, err error) {
 	b := a.held[0]
 	a.held[0] = nil
 	a.held = a.held[1:]
+	if len(b.claims) > 0 {
+		w.releaseUnique(a.ref, b.claims)
+	}
 	if err != nil {
 		w.cfg.Logger.Error("commit failed", "object", a.ref.String(), "err", err)
 		fail, _ := w.enc.Encode(nil, w.api.unavailable("storage failed: "+err.Error()))

@@ -62,7 +62,10 @@ type Config struct {
 	// Placement is told, once a second, the objects whose calls came mostly
 	// from another VM (nil: objects do not move by themselves).
 	Placement func([]MoveRequest)
-	Logger    *slog.Logger
+	// Uniques keeps unique indexes unique across VMs and nodes (find.go);
+	// nil leaves it to the store, which refuses a conflicting commit.
+	Uniques Uniques
+	Logger  *slog.Logger
 
 	// Now and Seed make time and randomness injectable for tests.
 	Now  func() time.Time
@@ -430,6 +433,7 @@ const (
 	pendSleep                       // a timer: re-armed after replay
 	pendLocal                       // resumed by the next event (yield, checkpoint, exclusive hand-over): re-posted after replay
 	pendJoin                        // a tasklet's end: settled by the replay itself
+	pendFind                        // a query (find.go): re-sent after replay
 )
 
 // pending is an operation whose promise the worker resolves later. It
@@ -444,6 +448,7 @@ type pending struct {
 	deadline int64 // Unix ns; 0 = none
 	// next: the result is a channel next(): wrap it as {value, done}.
 	next       bool
+	sel        bool       // pendFind with select: the reply holds states to decode
 	checkpoint bool       // an odin.checkpoint() of frame.task
 	value      goja.Value // resolution of a local op (its rejection if failed)
 	failed     bool
