@@ -1,8 +1,11 @@
 package host
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/odin-db/odin/objects"
@@ -19,8 +22,9 @@ import (
 // transaction of a few milliseconds, so commits interleave with a build.
 const buildBatch = 1000
 
-// maxFinds bounds the queries running at once on a node; more are answered
-// OverloadedError.
+// maxFinds bounds the queries running at once on a node; more wait in a
+// queue as long as the node's call queues (Config.QueueLimit), and past
+// that are answered OverloadedError.
 const maxFinds = 64
 
 // indexer owns the node's index builds and its unique claims.
@@ -33,21 +37,34 @@ type indexer struct {
 	stopped bool
 	idle    *sync.Cond // signalled when the queue empties
 
-	claimMu sync.Mutex
-	claims  map[string]*claim // class NUL index NUL tuple -> holder
+	claimMu  sync.Mutex
+	claims   map[string]*claim   // class NUL index NUL tuple -> holder
+	newest   map[string]*claimer // class NUL index NUL id -> the object's newest claim
+	building map[string]bool     // class NUL index name -> queued or being built (under claimMu)
 
-	finds chan struct{} // a token per running query
+	findMu      sync.Mutex
+	findQueue   []*scripting.Message // queries waiting for a runner, oldest first
+	findRunners int                  // goroutines answering queries (at most maxFinds)
 }
 
 type buildJob struct{ class, index string }
+
+func buildKey(class, index string) string { return class + "\x00" + index }
 
 type claim struct {
 	id string
 	n  int // commits in flight carrying the value
 }
 
+// claimer is what an object with commits in flight claimed last in one
+// unique index: the value its newest commit gives it ("" for none).
+type claimer struct {
+	tuple string
+	n     int // claims in flight (nil ones included)
+}
+
 func newIndexer(n *Node) *indexer {
-	ix := &indexer{n: n, claims: map[string]*claim{}, finds: make(chan struct{}, maxFinds)}
+	ix := &indexer{n: n, claims: map[string]*claim{}, newest: map[string]*claimer{}, building: map[string]bool{}}
 	ix.idle = sync.NewCond(&ix.mu)
 	return ix
 }
@@ -81,9 +98,16 @@ func (ix *indexer) declare(d *scripting.ClassDef) error {
 func (ix *indexer) enqueue(j buildJob) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.stopped {
-		return
+	waiting := ix.queue
+	if ix.running && len(waiting) > 0 {
+		waiting = waiting[1:] // the first is being built: it may have read its last state
 	}
+	if ix.stopped || slices.Contains(waiting, j) {
+		return // queued already (the same version defined again)
+	}
+	ix.claimMu.Lock()
+	ix.building[buildKey(j.class, j.index)] = true
+	ix.claimMu.Unlock()
 	ix.queue = append(ix.queue, j)
 	if !ix.running {
 		ix.running = true
@@ -129,6 +153,11 @@ func (ix *indexer) run() {
 		}
 		ix.mu.Lock()
 		ix.queue = ix.queue[1:]
+		if !slices.Contains(ix.queue, j) {
+			ix.claimMu.Lock()
+			delete(ix.building, buildKey(j.class, j.index))
+			ix.claimMu.Unlock()
+		}
 		ix.mu.Unlock()
 	}
 }
@@ -166,33 +195,92 @@ func claimKey(class string, ix objects.Index, tuple []byte) string {
 // Claim implements scripting.Uniques for the VMs of one node: a value is
 // taken if another object's commit carrying it is in flight, or if the
 // stored index holds it for another object.
+//
+// While the unique index is being built the stored index does not yet hold
+// the values of every object, so whether a value is taken is unknown: the
+// claim fails (the turn gets an UnavailableError) rather than let through a
+// duplicate that would make the build fail.
+//
+// With Memory, output leaves before its commit (EagerRelease): a caller
+// told that X moved from the value v to another may claim v while X's
+// commits are still on their way, v still claimed or stored for X. When
+// X's newest claim does not hold v, Claim lets the store apply what was
+// committed before it (X's commits among them) and looks again.
 func (ix *indexer) Claim(class string, index objects.Index, tuple []byte, id string) (string, error) {
-	k := claimKey(class, index, tuple)
+	ik := buildKey(class, index.Name())
 	ix.claimMu.Lock()
 	defer ix.claimMu.Unlock()
-	if c := ix.claims[k]; c != nil {
-		if c.id != id {
-			return c.id, nil
-		}
-		c.n++
+	if tuple == nil {
+		ix.noteClaim(ik, id, "")
 		return "", nil
 	}
-	holder, err := ix.n.store.UniqueHolder(class, index, tuple)
-	if err != nil {
-		return "", err
+	if ix.building[ik] {
+		return "", fmt.Errorf("the index is still being built; try again when it is done")
 	}
-	if holder != "" && holder != id {
-		return holder, nil
+	k := claimKey(class, index, tuple)
+	moved := func(holder string) bool {
+		c := ix.newest[ik+"\x00"+holder]
+		return ix.n.cfg.Memory && c != nil && c.tuple != string(tuple)
 	}
-	ix.claims[k] = &claim{id: id, n: 1}
-	return "", nil
+	for synced := false; ; synced = true {
+		holder := ""
+		if c := ix.claims[k]; c != nil && c.id != id && !moved(c.id) {
+			holder = c.id
+		}
+		if holder == "" {
+			h, err := ix.n.store.UniqueHolder(class, index, tuple)
+			if err != nil {
+				return "", err
+			}
+			if h != id {
+				holder = h
+			}
+		}
+		if holder == "" {
+			if c := ix.claims[k]; c != nil && c.id == id {
+				c.n++
+			} else {
+				ix.claims[k] = &claim{id: id, n: 1} // a claim of an object that moved on is dropped
+			}
+			ix.noteClaim(ik, id, string(tuple))
+			return "", nil
+		}
+		if synced || !moved(holder) {
+			return holder, nil
+		}
+		ix.claimMu.Unlock()
+		err := ix.n.store.Sync()
+		ix.claimMu.Lock()
+		if err != nil {
+			return "", err
+		}
+	}
+}
+
+func (ix *indexer) noteClaim(ik, id, tuple string) {
+	c := ix.newest[ik+"\x00"+id]
+	if c == nil {
+		c = &claimer{}
+		ix.newest[ik+"\x00"+id] = c
+	}
+	c.tuple = tuple
+	c.n++
 }
 
 // Release implements scripting.Uniques.
-func (ix *indexer) Release(class string, index objects.Index, tuple []byte, id string) {
-	k := claimKey(class, index, tuple)
+func (ix *indexer) Release(class string, index objects.Index, tuple, _ []byte, id string, _ bool) {
+	ik := buildKey(class, index.Name())
 	ix.claimMu.Lock()
 	defer ix.claimMu.Unlock()
+	if c := ix.newest[ik+"\x00"+id]; c != nil {
+		if c.n--; c.n <= 0 {
+			delete(ix.newest, ik+"\x00"+id)
+		}
+	}
+	if tuple == nil {
+		return
+	}
+	k := claimKey(class, index, tuple)
 	if c := ix.claims[k]; c != nil && c.id == id {
 		if c.n--; c.n <= 0 {
 			delete(ix.claims, k)
@@ -202,84 +290,224 @@ func (ix *indexer) Release(class string, index objects.Index, tuple []byte, id s
 
 // ---- queries ----
 
-// find runs a KindFind message off the worker's goroutine and routes the
-// reply to the caller.
+// find queues a KindFind message; runners answer it off the worker's
+// goroutine and route the reply to the caller.
 func (ix *indexer) find(m *scripting.Message) error {
-	select {
-	case ix.finds <- struct{}{}:
-	default:
+	limit := ix.n.cfg.QueueLimit
+	if limit <= 0 {
+		limit = scripting.DefaultConfig().QueueLimit
+	}
+	ix.findMu.Lock()
+	defer ix.findMu.Unlock()
+	if len(ix.findQueue) >= limit {
 		return scripting.ErrOverloaded
 	}
-	go func() {
-		defer func() { <-ix.finds }()
+	ix.findQueue = append(ix.findQueue, m)
+	if ix.findRunners < maxFinds {
+		ix.findRunners++
+		go ix.runFinds()
+	}
+	return nil
+}
+
+// runFinds answers queued queries until the queue is empty.
+func (ix *indexer) runFinds() {
+	for {
+		ix.findMu.Lock()
+		if len(ix.findQueue) == 0 {
+			ix.findRunners--
+			ix.findMu.Unlock()
+			return
+		}
+		m := ix.findQueue[0]
+		ix.findQueue[0] = nil
+		ix.findQueue = ix.findQueue[1:]
+		ix.findMu.Unlock()
 		payload, failed := ix.answer(m)
 		reply := &scripting.Message{Kind: scripting.KindReply, From: m.From, Args: payload, Failed: failed}
 		if err := ix.n.Route(reply); err != nil {
 			ix.n.cfg.Logger.Warn("find reply lost", "to", m.From.Obj.String(), "err", err)
 		}
-	}()
-	return nil
+	}
+}
+
+// findError is a query's failure: the name of the error thrown to the
+// caller and its message.
+type findError struct{ name, msg string }
+
+func (e *findError) Error() string { return e.msg }
+
+func findErrorf(name, format string, a ...any) *findError {
+	return &findError{name: name, msg: fmt.Sprintf(format, a...)}
 }
 
 // answer runs the query and encodes the reply's payload (the result, or a
-// thrown error with failed set).
+// thrown error with failed set). With partial, the payload is [rows,
+// missing nodes].
 func (ix *indexer) answer(m *scripting.Message) (payload []byte, failed bool) {
-	fail := func(name, format string, a ...any) ([]byte, bool) {
-		b, _ := codec.AppendGo(nil, &codec.ErrorValue{Name: name, Message: fmt.Sprintf(format, a...)})
+	fail := func(e *findError) ([]byte, bool) {
+		b, _ := codec.AppendGo(nil, &codec.ErrorValue{Name: e.name, Message: e.msg,
+			Stack: e.name + ": " + e.msg + "\n    at odin.find (node " + ix.n.cfg.Name + ")"})
 		return b, true
 	}
 	q, err := scripting.DecodeQuery(m.Args)
 	if err != nil {
-		return fail("TypeError", "odin.find: %v", err)
+		return fail(findErrorf("TypeError", "odin.find: %v", err))
 	}
+	rows, missing, ferr := ix.runQuery(q)
+	if ferr != nil {
+		return fail(ferr)
+	}
+	if len(rows) > q.Limit {
+		if q.Strict {
+			return fail(findErrorf("RangeError", "odin.find: more than %d objects of %s match; pass a limit and page with after", q.Limit, q.Class))
+		}
+		rows = rows[:q.Limit]
+	}
+	out := make([]any, 0, len(rows))
+	for _, r := range rows {
+		ref := objects.Ref{Class: q.Class, ID: r.ID}
+		if !q.Select {
+			out = append(out, ref)
+			continue
+		}
+		fields := make([]any, 0, 2*len(r.Names))
+		for i, name := range r.Names {
+			fields = append(fields, name, codec.Bytes(r.Values[i]))
+		}
+		out = append(out, []any{ref, fields})
+	}
+	var v any = out
+	if q.Partial {
+		nodes := make([]any, len(missing))
+		for i, name := range missing {
+			nodes[i] = name
+		}
+		v = []any{out, nodes}
+	}
+	b, err := codec.AppendGo(nil, v)
+	if err != nil {
+		return fail(findErrorf("Error", "odin.find: %v", err))
+	}
+	return b, false
+}
+
+// runQuery answers q from this node's store, or in a cluster from every node
+// that may hold objects of the class: at most q.Limit+1 rows, in order.
+func (ix *indexer) runQuery(q *objects.Query) (rows []findRow, missing []string, ferr *findError) {
+	if q.Index != "" {
+		ixd, ok := ix.indexNamed(q.Class, q.Index)
+		if !ok {
+			return nil, nil, findErrorf("UnavailableError", "odin.find: class %s has no index %s (it was just dropped or is not declared yet)", q.Class, q.Index)
+		}
+		if ferr := ix.resolveAfter(q, ixd); ferr != nil {
+			return nil, nil, ferr
+		}
+	}
+	if ix.n.cluster != nil {
+		return ix.n.cluster.findAll(q)
+	}
+	rows, ferr = ix.localRows(q)
+	return rows, nil, ferr
+}
+
+// localRows runs q over this node's store.
+func (ix *indexer) localRows(q *objects.Query) ([]findRow, *findError) {
 	if ix.n.cfg.Memory {
 		// Output left before its commit (EagerRelease): let the writer
 		// catch up so that a query sees what its caller was told.
 		if err := ix.n.store.Sync(); err != nil {
-			return fail("UnavailableError", "odin.find: %v", err)
+			return nil, findErrorf("UnavailableError", "odin.find: %v", err)
 		}
 	}
 	entries, err := ix.n.store.ScanIndex(q)
 	switch {
 	case errors.Is(err, persist.ErrIndexBuilding), errors.Is(err, persist.ErrNoIndex):
-		return fail("UnavailableError", "odin.find: %v", trimPersist(err))
+		return nil, findErrorf("UnavailableError", "odin.find: %s", trimPersist(err))
 	case errors.Is(err, persist.ErrInvalid):
-		return fail("TypeError", "odin.find: %v", trimPersist(err))
+		return nil, findErrorf("TypeError", "odin.find: %s", trimPersist(err))
 	case err != nil:
-		return fail("UnavailableError", "odin.find: %v", err)
+		return nil, findErrorf("UnavailableError", "odin.find: %v", err)
 	}
-	if len(entries) > q.Limit {
-		if q.Strict {
-			return fail("RangeError", "odin.find: more than %d objects of %s match; pass a limit and page with after", q.Limit, q.Class)
-		}
-		entries = entries[:q.Limit]
+	rows := make([]findRow, len(entries))
+	for i, e := range entries {
+		rows[i] = findRow{Key: e.Key, ID: e.ID, Names: e.Names, Values: e.Values}
 	}
-	rows := make([]any, 0, len(entries))
-	for _, e := range entries {
-		ref := objects.Ref{Class: q.Class, ID: e.ID}
-		if !q.Select {
-			rows = append(rows, ref)
-			continue
+	return rows, nil
+}
+
+// resolveAfter turns q.After (the id of the last object of the previous
+// page) into the key to resume after.
+//
+// When every field of the index has an equality condition, the key the
+// object had is known whatever it holds now (the equality values, then its
+// id), so the page goes on from there, which is what paging through objects
+// that the caller changes as it goes (status "queued" to "done") needs.
+// Otherwise the key is the object's key now, asked of the node holding it;
+// an object that left the query's range since the previous page would make
+// the scan start again or find nothing, silently: that is an error.
+func (ix *indexer) resolveAfter(q *objects.Query, ixd objects.Index) *findError {
+	if q.After == "" {
+		return nil
+	}
+	var key []byte
+	if t := q.Lo; fullTuple(t, len(ixd.Fields)) && bytes.Equal(q.Hi, objects.PrefixEnd(t)) {
+		key = append(bytes.Clone(t), q.After...)
+	} else {
+		k, in, err := ix.entryKey(q.Class, ixd, q.After)
+		switch {
+		case err != nil:
+			return findErrorf("UnavailableError", "odin.find: after: %v", err)
+		case !in:
+			return findErrorf("TypeError", "odin.find: after: %s/%s is not in index %s", q.Class, q.After, ixd)
+		case !q.In(k):
+			return findErrorf("RangeError", "odin.find: after: %s/%s no longer matches the query (its %s changed since the previous page), so where the next page starts is unknown; start again from the first page",
+				q.Class, q.After, strings.Join(ixd.Fields, ", "))
 		}
-		st, ok, err := ix.n.store.Load(q.Class, e.ID)
+		key = k
+	}
+	q.AfterKey, q.After = key, ""
+	return nil
+}
+
+// entryKey is an object's key in an index, from the node that holds it.
+func (ix *indexer) entryKey(class string, ixd objects.Index, id string) ([]byte, bool, error) {
+	if c := ix.n.cluster; c != nil {
+		return c.entryKey(class, ixd, id)
+	}
+	return ix.n.store.EntryKey(class, ixd, id)
+}
+
+// fullTuple reports whether t is exactly n whole key components.
+func fullTuple(t []byte, n int) bool {
+	for i := 0; i < n; i++ {
+		l, err := objects.ComponentLen(t)
 		if err != nil {
-			return fail("UnavailableError", "odin.find: %v", err)
+			return false
 		}
-		var fields []any
-		if ok {
-			for _, name := range st.Meta.Fields {
-				if v, has := st.Fields[name]; has {
-					fields = append(fields, name, codec.Bytes(v))
-				}
+		t = t[l:]
+	}
+	return len(t) == 0
+}
+
+// indexNamed returns the declared index of class with the given name.
+func (ix *indexer) indexNamed(class, name string) (objects.Index, bool) {
+	if d := ix.n.classes.Latest(class); d != nil {
+		for _, x := range d.Indexes {
+			if x.Name() == name {
+				return x, true
 			}
 		}
-		rows = append(rows, []any{ref, fields})
 	}
-	b, err := codec.AppendGo(nil, rows)
-	if err != nil {
-		return fail("Error", "odin.find: %v", err)
+	sts, err := ix.n.store.IndexStates(class)
+	if err == nil {
+		for _, st := range sts {
+			if st.Index.Name() == name {
+				return st.Index, true
+			}
+		}
 	}
-	return b, false
+	return objects.Index{}, false
 }
 
 // trimPersist drops the "persist: ..." sentinel's text from a query error.

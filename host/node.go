@@ -41,6 +41,11 @@ type Config struct {
 	NoAutoPlacement bool
 	NoSync          bool // skip fsync (tests, --memory)
 	Seed            uint64
+	// Cluster makes the node a member of a cluster; nil runs it alone.
+	Cluster *ClusterConfig
+	// Connect makes the node a client of a cluster node instead: it hosts
+	// no objects and runs only its scripts (Memory and VMs are ignored).
+	Connect *ConnectConfig
 }
 
 // DefaultConfig returns a fresh configuration with the defaults.
@@ -59,7 +64,9 @@ func DefaultConfig() Config {
 // Validate checks a configuration.
 func (c *Config) Validate() error {
 	switch {
-	case c.VMs < 1 || c.VMs > 1024:
+	case c.Cluster != nil && c.Connect != nil:
+		return fmt.Errorf("host: config: a node is either a cluster member or a client, not both")
+	case c.Connect == nil && (c.VMs < 1 || c.VMs > 1024):
 		return fmt.Errorf("host: config: VMs must be between 1 and 1024, not %d", c.VMs)
 	case !c.Memory && c.DataDir == "":
 		return fmt.Errorf("host: config: no data directory")
@@ -86,9 +93,11 @@ type Node struct {
 	allMu   sync.Mutex
 	closing atomic.Bool
 
-	moves   *mover   // placement overrides and moves between VMs (migrate.go)
-	indexes *indexer // index builds, unique claims, queries (indexes.go)
-	closed chan struct{} // closed by Close: scripts still running return
+	moves   *mover        // placement overrides and moves between VMs (migrate.go)
+	indexes *indexer      // index builds, unique claims, queries (indexes.go)
+	cluster *cluster      // nil unless the node is in a cluster (cluster.go)
+	client  *client       // nil unless the node is a client of one (client.go)
+	closed  chan struct{} // closed by Close: scripts still running return
 }
 
 // Open starts a node on its data directory.
@@ -104,6 +113,9 @@ func Open(cfg Config) (*Node, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Connect != nil {
+		cfg.Memory, cfg.VMs = true, 0
 	}
 	dir := cfg.DataDir
 	if cfg.Memory {
@@ -131,15 +143,47 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, dir: dir, store: store, closed: make(chan struct{})}
 	n.moves = newMover(n)
 	n.indexes = newIndexer(n)
-	n.classes, err = scripting.NewClasses(store)
-	if err != nil {
+	var classStore scripting.ClassStore = store
+	if cfg.Connect != nil {
+		if n.client, err = connect(n, cfg.Connect); err != nil {
+			store.Close()
+			os.RemoveAll(dir)
+			return nil, err
+		}
+		classStore = n.client
+	}
+	if cfg.Cluster != nil {
+		if n.cluster, err = startCluster(n, cfg.Cluster); err != nil {
+			store.Close()
+			return nil, err
+		}
+		classStore = clusterClasses{store: store, c: n.cluster}
+	}
+	fail := func(err error) (*Node, error) {
+		n.indexes.stop()
+		if n.cluster != nil {
+			n.cluster.stop()
+		}
+		if n.client != nil {
+			n.client.stop()
+		}
 		store.Close()
+		if cfg.Memory {
+			os.RemoveAll(dir)
+		}
 		return nil, err
 	}
+	n.classes, err = scripting.NewClasses(classStore)
+	if err != nil {
+		return fail(err)
+	}
 	if err := n.indexes.declareAll(); err != nil {
-		n.indexes.stop()
-		store.Close()
-		return nil, err
+		return fail(err)
+	}
+	if n.cluster != nil {
+		if err := n.cluster.register(); err != nil {
+			return fail(fmt.Errorf("host: joining the cluster: %w", err))
+		}
 	}
 	n.classes.OnDefine(func(d *scripting.ClassDef) {
 		if err := n.indexes.declare(d); err != nil {
@@ -156,6 +200,9 @@ func Open(cfg Config) (*Node, error) {
 	}
 	all := append([]*scripting.Worker(nil), n.hosted...)
 	n.all.Store(&all)
+	if n.cluster != nil {
+		close(n.cluster.ready)
+	}
 	if err := n.reactivate(); err != nil {
 		n.Close()
 		return nil, err
@@ -192,6 +239,9 @@ func (n *Node) newWorker(index int, hosted bool) (*scripting.Worker, error) {
 	wc.Classes = n.classes
 	wc.Store = n.store
 	wc.Uniques = n.indexes
+	if n.cluster != nil {
+		wc.Uniques = clusterUniques{n.cluster}
+	}
 	wc.Hosted = hosted
 	wc.EagerRelease = n.cfg.Memory
 	wc.Stdout, wc.Stderr, wc.Output = n.cfg.Stdout, n.cfg.Stderr, &n.output
@@ -260,6 +310,12 @@ func (n *Node) Close() error {
 			w.Stop()
 		}
 	}
+	if n.cluster != nil {
+		n.cluster.stop()
+	}
+	if n.client != nil {
+		n.client.stop()
+	}
 	err := n.store.Close()
 	if n.cfg.Memory {
 		os.RemoveAll(n.dir)
@@ -280,6 +336,9 @@ func (n *Node) VMOf(ref objects.Ref) int {
 		}
 		return vm
 	}
+	if ownable(ref) && ((n.cluster != nil && !n.cluster.owns(ref)) || len(n.hosted) == 0) {
+		return -1
+	}
 	if vm, ok := n.moves.override(ref); ok {
 		return vm
 	}
@@ -296,9 +355,22 @@ func (n *Node) placement(r objects.Ref) int {
 }
 
 // Route implements scripting.Router.
-func (n *Node) Route(m *scripting.Message) error {
+func (n *Node) Route(m *scripting.Message) error { return n.routeHops(m, 0) }
+
+// routeHops routes m, which other nodes have forwarded hops times.
+func (n *Node) routeHops(m *scripting.Message, hops uint8) error {
+	if n.client != nil {
+		if handled, err := n.client.route(m); handled {
+			return err
+		}
+	}
 	if m.Kind == scripting.KindFind {
 		return n.indexes.find(m)
+	}
+	if n.cluster != nil {
+		if handled, err := n.cluster.route(m, hops); handled {
+			return err
+		}
 	}
 	all := *n.all.Load()
 	to := m.To
@@ -320,7 +392,8 @@ func (n *Node) Route(m *scripting.Message) error {
 	return all[vm].Deliver(m)
 }
 
-// ListObjects implements scripting.Router.
+// ListObjects pages through the ids of the objects of class stored on this
+// node, in id order.
 func (n *Node) ListObjects(class, after string, limit int) ([]string, error) {
 	return n.store.ListIDs(class, after, limit)
 }

@@ -21,6 +21,29 @@ type Index struct {
 // Name is the index's stable identity in storage and on the wire: its kind
 // and its fields, as "i:" or "u:" followed by the fields as a JSON array.
 func (ix Index) Name() string {
+	if len(ix.Fields) > 0 && simple(ix.Fields) {
+		// What json.Marshal writes, without its cost: Name is computed for
+		// every index on every commit and query.
+		n := 5
+		for _, f := range ix.Fields {
+			n += len(f) + 3
+		}
+		b := make([]byte, 0, n)
+		if ix.Unique {
+			b = append(b, "u:["...)
+		} else {
+			b = append(b, "i:["...)
+		}
+		for i, f := range ix.Fields {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, '"')
+			b = append(b, f...)
+			b = append(b, '"')
+		}
+		return string(append(b, ']'))
+	}
 	b, _ := json.Marshal(ix.Fields)
 	if ix.Unique {
 		return "u:" + string(b)
@@ -28,11 +51,25 @@ func (ix Index) Name() string {
 	return "i:" + string(b)
 }
 
+// simple reports whether every name is made of letters, digits, _ and $,
+// which JSON writes as they are.
+func simple(names []string) bool {
+	for _, s := range names {
+		for i := 0; i < len(s); i++ {
+			c := s[i]
+			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '$') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // String is the form users see: owner, [city, age], unique email.
 func (ix Index) String() string {
-	s := ix.Fields[0]
-	if len(ix.Fields) > 1 {
-		s = "[" + strings.Join(ix.Fields, ", ") + "]"
+	s := "[" + strings.Join(ix.Fields, ", ") + "]"
+	if len(ix.Fields) == 1 {
+		s = ix.Fields[0]
 	}
 	if ix.Unique {
 		return "unique " + s

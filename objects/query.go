@@ -63,8 +63,12 @@ type Query struct {
 	Hi     []byte `cbor:"5,keyasint,omitempty"`
 	Desc   bool   `cbor:"6,keyasint,omitempty"`
 	After  string `cbor:"7,keyasint,omitempty"`
-	Limit  int    `cbor:"8,keyasint,omitempty"`
-	Select bool   `cbor:"9,keyasint,omitempty"`
+	// AfterKey, when set, is the full key (tuple and id) to resume after:
+	// in a cluster the node holding the After object computes it, and the
+	// other nodes scan from it.
+	AfterKey []byte `cbor:"12,keyasint,omitempty"`
+	Limit    int    `cbor:"8,keyasint,omitempty"`
+	Select   bool   `cbor:"9,keyasint,omitempty"`
 	// Strict: fail when more than Limit objects match (no limit was given).
 	Strict bool `cbor:"10,keyasint,omitempty"`
 	// Partial: in a cluster, answer with what the reachable nodes hold.
@@ -91,6 +95,9 @@ func Plan(class string, indexes []Index, conds []Cond, order string) (*Query, er
 	var prefix *Cond
 	for i := range conds {
 		c := &conds[i]
+		if err := checkCondKey(c); err != nil {
+			return nil, err
+		}
 		switch c.Op {
 		case OpEq:
 			if _, dup := eq[c.Field]; dup {
@@ -127,6 +134,18 @@ func Plan(class string, indexes []Index, conds []Cond, order string) (*Query, er
 	if prefix != nil && (lo != nil || hi != nil) {
 		return nil, fmt.Errorf("field %s has a prefix and a range condition", rng)
 	}
+	// A range stays within the type of its bounds: [tlo, thi).
+	var tlo, thi []byte
+	for _, c := range []*Cond{lo, hi} {
+		if c == nil {
+			continue
+		}
+		l, h := TypeRange(c.Key)
+		if tlo != nil && !bytes.Equal(l, tlo) {
+			return nil, fmt.Errorf("field %s: the bounds of a range must be of one type", rng)
+		}
+		tlo, thi = l, h
+	}
 	desc := false
 	if strings.HasPrefix(order, "-") {
 		order, desc = order[1:], true
@@ -149,17 +168,6 @@ func Plan(class string, indexes []Index, conds []Cond, order string) (*Query, er
 		q.Lo = append(append(bytes.Clone(p), StringTag), prefix.Key...)
 		q.Hi = PrefixEnd(q.Lo)
 	case lo != nil || hi != nil:
-		var tlo, thi []byte
-		for _, c := range []*Cond{lo, hi} {
-			if c == nil {
-				continue
-			}
-			l, h := TypeRange(c.Key)
-			if tlo != nil && !bytes.Equal(l, tlo) {
-				return nil, fmt.Errorf("field %s: the bounds of a range must be of one type", rng)
-			}
-			tlo, thi = l, h
-		}
 		q.Lo = append(bytes.Clone(p), tlo...)
 		q.Hi = append(bytes.Clone(p), thi...)
 		if lo != nil {
@@ -181,6 +189,27 @@ func Plan(class string, indexes []Index, conds []Cond, order string) (*Query, er
 		}
 	}
 	return q, nil
+}
+
+// checkCondKey refuses a condition whose key is not one whole key component
+// (or, for a prefix, not an escaped string), which would give a scan range
+// that means nothing.
+func checkCondKey(c *Cond) error {
+	if c.Op == OpPrefix {
+		for i := 0; i < len(c.Key); i++ {
+			if c.Key[i] == 0 {
+				if i+1 == len(c.Key) || c.Key[i+1] != 0xff {
+					return fmt.Errorf("field %s: malformed prefix condition", c.Field)
+				}
+				i++
+			}
+		}
+		return nil
+	}
+	if n, err := ComponentLen(c.Key); err != nil || n != len(c.Key) {
+		return fmt.Errorf("field %s: malformed %s condition", c.Field, c.Op)
+	}
+	return nil
 }
 
 // chooseIndex returns the narrowest index serving the query and the number

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/odin-db/odin/objects"
 )
 
 // FuzzObjectMeta: decoding a stored meta record from arbitrary bytes returns
@@ -67,6 +69,61 @@ func FuzzClassRecord(f *testing.F) {
 		}
 		if !sameClass(rec, rec2) {
 			t.Fatalf("round trip changed %+v into %+v", rec, rec2)
+		}
+	})
+}
+
+// FuzzIndexState: decoding a class's "#state" record (its declared indexes
+// and their builds) from arbitrary bytes returns an error or a list of valid
+// indexes, never panics; a list it returns re-encodes to a record that
+// decodes to the same list.
+func FuzzIndexState(f *testing.F) {
+	for _, list := range [][]IndexStatus{
+		nil,
+		{{Index: objects.Index{Fields: []string{"owner"}}, Built: true}},
+		{
+			{Index: objects.Index{Fields: []string{"city", "age"}}, Cursor: "u17", Done: 17, Total: 40},
+			{Index: objects.Index{Fields: []string{"email"}, Unique: true}, Err: "User/a and User/b hold the same unique email"},
+			{Index: objects.Index{Fields: []string{"\xff", "a\x00"}}, Built: true},
+		},
+	} {
+		b, err := encMode.Marshal(list)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte{0x81, 0xa1, 0x01, 0xa0})                   // an index with no fields
+	f.Add([]byte{0x81, 0xa1, 0x01, 0xa1, 0x01, 0x81, 0x60}) // an index on ""
+	f.Add([]byte{0x9f, 0xa1, 0x04, 0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		list, err := decodeIndexState(b)
+		if err != nil {
+			return
+		}
+		for _, st := range list {
+			if len(st.Index.Fields) == 0 {
+				t.Fatalf("decoded an index with no fields: %+v", st)
+			}
+			_, _ = st.Index.Name(), st.Index.String()
+		}
+		enc, err := encMode.Marshal(list)
+		if err != nil {
+			t.Fatalf("re-encode %+v: %v", list, err)
+		}
+		list2, err := decodeIndexState(enc)
+		if err != nil {
+			t.Fatalf("decode of re-encoded %+v: %v", list, err)
+		}
+		if len(list) != len(list2) {
+			t.Fatalf("round trip changed %+v into %+v", list, list2)
+		}
+		for i := range list {
+			a, b := list[i], list2[i]
+			if a.Index.Name() != b.Index.Name() || !slices.Equal(a.Index.Fields, b.Index.Fields) || a.Built != b.Built ||
+				a.Cursor != b.Cursor || a.Done != b.Done || a.Total != b.Total || a.Err != b.Err {
+				t.Fatalf("round trip changed %+v into %+v", a, b)
+			}
 		}
 	})
 }

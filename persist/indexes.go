@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"go.etcd.io/bbolt"
 
@@ -49,6 +50,34 @@ type IndexStatus struct {
 type IndexEntry struct {
 	Key []byte
 	ID  string
+	// With Query.Select, the object's stored fields (names in field order,
+	// values as stored), read in the scan's own transaction, so that the
+	// state always matches the key it was found under.
+	Names  []string
+	Values [][]byte
+}
+
+// selectFields fills e's fields from the object's records in tx.
+func selectFields(tx *bbolt.Tx, class string, e *IndexEntry) error {
+	ob := tx.Bucket(bucketObjects).Bucket([]byte(class))
+	if ob == nil {
+		return nil
+	}
+	v := ob.Get(objectKey(e.ID, ""))
+	if v == nil {
+		return nil
+	}
+	meta, err := decodeObjectMeta(v)
+	if err != nil {
+		return corrupt("objects/"+class, objectKey(e.ID, ""), err)
+	}
+	for _, name := range meta.Fields {
+		if fv := ob.Get(objectKey(e.ID, name)); fv != nil {
+			e.Names = append(e.Names, name)
+			e.Values = append(e.Values, bytes.Clone(fv))
+		}
+	}
+	return nil
 }
 
 // classIndexes is the writer's cached view of a class's declared indexes.
@@ -62,11 +91,11 @@ func (s *Store) indexesOf(tx *bbolt.Tx, class string) (*classIndexes, error) {
 	}
 	ci := &classIndexes{}
 	if b := tx.Bucket(bucketIndexes).Bucket([]byte(class)); b != nil {
-		if v := b.Get(keyIndexState); v != nil {
-			if err := decMode.Unmarshal(v, &ci.list); err != nil {
-				return nil, corrupt("indexes/"+class, keyIndexState, err)
-			}
+		list, err := loadIndexState(b, class)
+		if err != nil {
+			return nil, err
 		}
+		ci.list = list
 	}
 	if s.w.indexes == nil {
 		s.w.indexes = map[string]*classIndexes{}
@@ -121,7 +150,7 @@ func (s *Store) tuple(fields []string, get func(string) []byte) (t []byte, ok bo
 			return nil, false
 		}
 		start := len(t)
-		if t, ok = s.cfg.IndexKey(t, v); !ok {
+		if t, ok = s.cfg.IndexKey(t, v); !ok || len(t) == start {
 			return nil, false
 		}
 		if t[start] == objects.UndefinedTag {
@@ -235,7 +264,18 @@ func (s *Store) applyIndexes(tx *bbolt.Tx, w *Write, changes []indexChange) erro
 // DeclareIndexes makes list the indexes of class: new ones are created empty
 // (and built at once if the class has no objects), ones no longer listed
 // are dropped. It returns the resulting statuses.
+//
+// Indexes need Config.IndexKey: without it only an empty list is accepted.
+// An index listed twice is declared once.
 func (s *Store) DeclareIndexes(class string, list []objects.Index) ([]IndexStatus, error) {
+	for _, ix := range list {
+		if err := checkIndex(ix); err != nil {
+			return nil, fmt.Errorf("%w: declare indexes of %s: %w", ErrInvalid, class, err)
+		}
+	}
+	if len(list) > 0 && s.cfg.IndexKey == nil {
+		return nil, fmt.Errorf("%w: declare indexes of %s: the store has no index key function", ErrInvalid, class)
+	}
 	var out []IndexStatus
 	err := s.syncOp(func(tx *bbolt.Tx) error {
 		delete(s.w.indexes, class) // reloaded from the transaction below
@@ -257,19 +297,28 @@ func (s *Store) DeclareIndexes(class string, list []objects.Index) ([]IndexStatu
 		var next []IndexStatus
 		for _, ix := range list {
 			name := ix.Name()
+			if slices.ContainsFunc(next, func(st IndexStatus) bool { return st.Index.Name() == name }) {
+				continue // listed twice
+			}
 			i := slices.IndexFunc(ci.list, func(st IndexStatus) bool { return st.Index.Name() == name })
-			if i >= 0 {
+			if i >= 0 && ci.list[i].Err == "" {
 				next = append(next, ci.list[i])
 				continue
 			}
-			if _, err := cb.CreateBucket([]byte(name)); err != nil && !errors.Is(err, bbolt.ErrBucketExists) {
+			// A failed build (a unique index over duplicates) is retried
+			// whenever the index is declared again: at each start, at each
+			// define; the duplicates may have gone.
+			// A new index starts empty, even if a bucket of that name was
+			// left behind (its state lost): the build fills it from scratch.
+			if err := cb.DeleteBucket([]byte(name)); err != nil && !errors.Is(err, bbolt.ErrBucketNotFound) {
 				return err
 			}
-			st := IndexStatus{Index: ix, Built: empty}
-			if !empty {
-				st.Total = countIDs(ob)
+			if _, err := cb.CreateBucket([]byte(name)); err != nil {
+				return err
 			}
-			next = append(next, st)
+			// The objects are counted by the first build step, not here:
+			// declaring runs inside the defining turn.
+			next = append(next, IndexStatus{Index: ix, Built: empty})
 		}
 		for _, st := range ci.list {
 			if !slices.ContainsFunc(next, func(n IndexStatus) bool { return n.Index.Name() == st.Index.Name() }) {
@@ -285,6 +334,95 @@ func (s *Store) DeclareIndexes(class string, list []objects.Index) ([]IndexStatu
 		return nil
 	})
 	return out, err
+}
+
+// decodeIndexState decodes a "#state" record. It never panics on arbitrary
+// input (FuzzIndexState) and refuses indexes that could not have been
+// declared: no fields, an empty field name, a field twice, an index twice.
+func decodeIndexState(b []byte) ([]IndexStatus, error) {
+	var list []IndexStatus
+	if err := decMode.Unmarshal(b, &list); err != nil {
+		return nil, err
+	}
+	names := make(map[string]bool, len(list))
+	for _, st := range list {
+		if err := checkIndex(st.Index); err != nil {
+			return nil, err
+		}
+		if names[st.Index.Name()] {
+			return nil, fmt.Errorf("index %s listed twice", st.Index)
+		}
+		names[st.Index.Name()] = true
+	}
+	return list, nil
+}
+
+// checkIndex refuses an index with no fields, an empty field name or a
+// field named twice.
+func checkIndex(ix objects.Index) error {
+	if len(ix.Fields) == 0 {
+		return errors.New("an index with no fields")
+	}
+	for i, f := range ix.Fields {
+		if f == "" || slices.Contains(ix.Fields[:i], f) {
+			return fmt.Errorf("index %s: empty or repeated field name", ix.Name())
+		}
+	}
+	return nil
+}
+
+// loadIndexState reads the class bucket cb's declared indexes.
+func loadIndexState(cb *bbolt.Bucket, class string) ([]IndexStatus, error) {
+	v := cb.Get(keyIndexState)
+	if v == nil {
+		return nil, nil
+	}
+	list, err := decodeIndexState(v)
+	if err != nil {
+		return nil, corrupt("indexes/"+class, keyIndexState, err)
+	}
+	return list, nil
+}
+
+// readIndexState is loadIndexState for queries, which run far more often
+// than the record changes: the decoded list is kept while the record's
+// bytes stay the same.
+func (s *Store) readIndexState(cb *bbolt.Bucket, class string) ([]IndexStatus, error) {
+	v := cb.Get(keyIndexState)
+	s.stateMu.Lock()
+	c, ok := s.stateCache[class]
+	s.stateMu.Unlock()
+	if ok && bytes.Equal(c.raw, v) {
+		return c.list, nil
+	}
+	list, err := loadIndexState(cb, class)
+	if err != nil {
+		return nil, err
+	}
+	s.stateMu.Lock()
+	if s.stateCache == nil {
+		s.stateCache = map[string]cachedState{}
+	}
+	s.stateCache[class] = cachedState{raw: bytes.Clone(v), list: list}
+	s.stateMu.Unlock()
+	return list, nil
+}
+
+// cachedState is a decoded "#state" record and the bytes it came from.
+type cachedState struct {
+	raw  []byte
+	list []IndexStatus
+}
+
+// EntryKey returns the key (tuple and id) the object id has in the index
+// ix of class, computed from its stored state; ok is false if it is not in
+// the index.
+func (s *Store) EntryKey(class string, ix objects.Index, id string) (key []byte, ok bool, err error) {
+	err = s.view(func(tx *bbolt.Tx) error {
+		key, ok, err = s.entryKey(tx, class, ix, id)
+		return err
+	})
+	return key, ok, err
 }
 
 func putIndexState(cb *bbolt.Bucket, list []IndexStatus) error {
@@ -324,12 +462,9 @@ func (s *Store) IndexStates(class string) ([]IndexStatus, error) {
 		if cb == nil {
 			return nil
 		}
-		if v := cb.Get(keyIndexState); v != nil {
-			if err := decMode.Unmarshal(v, &out); err != nil {
-				return corrupt("indexes/"+class, keyIndexState, err)
-			}
-		}
-		return nil
+		var err error
+		out, err = loadIndexState(cb, class)
+		return err
 	})
 	return out, err
 }
@@ -338,17 +473,19 @@ func (s *Store) IndexStates(class string) ([]IndexStatus, error) {
 // being built, continuing from its cursor, in one writer transaction. done
 // is true once the index is built (or its build failed: see Err).
 func (s *Store) BuildIndexStep(class, name string, n int) (st IndexStatus, done bool, err error) {
+	if s.cfg.IndexKey == nil {
+		return IndexStatus{}, false, fmt.Errorf("%w: build index %s of %s: the store has no index key function", ErrInvalid, name, class)
+	}
+	n = max(n, 1)
 	err = s.syncOp(func(tx *bbolt.Tx) error {
 		delete(s.w.indexes, class)
 		cb := tx.Bucket(bucketIndexes).Bucket([]byte(class))
 		if cb == nil {
 			return fmt.Errorf("persist: class %s has no indexes", class)
 		}
-		var list []IndexStatus
-		if v := cb.Get(keyIndexState); v != nil {
-			if err := decMode.Unmarshal(v, &list); err != nil {
-				return corrupt("indexes/"+class, keyIndexState, err)
-			}
+		list, err := loadIndexState(cb, class)
+		if err != nil {
+			return err
 		}
 		i := slices.IndexFunc(list, func(st IndexStatus) bool { return st.Index.Name() == name })
 		if i < 0 {
@@ -360,11 +497,17 @@ func (s *Store) BuildIndexStep(class, name string, n int) (st IndexStatus, done 
 			return nil
 		}
 		ib := cb.Bucket([]byte(name))
+		if ib == nil {
+			return corrupt("indexes/"+class, []byte(name), errors.New("declared index has no bucket"))
+		}
 		ob := tx.Bucket(bucketObjects).Bucket([]byte(class))
 		nf := len(cur.Index.Fields)
 		c := (*bbolt.Cursor)(nil)
 		if ob != nil {
 			c = ob.Cursor()
+		}
+		if cur.Cursor == "" && cur.Total == 0 && ob != nil {
+			cur.Total = countIDs(ob) // for progress; one seek per object, once per build
 		}
 		var seek []byte
 		if cur.Cursor != "" {
@@ -424,11 +567,9 @@ func (s *Store) ScanIndex(q *objects.Query) ([]IndexEntry, error) {
 		if cb == nil {
 			return fmt.Errorf("%w: class %s has no index %s", ErrNoIndex, q.Class, q.Index)
 		}
-		var list []IndexStatus
-		if v := cb.Get(keyIndexState); v != nil {
-			if err := decMode.Unmarshal(v, &list); err != nil {
-				return corrupt("indexes/"+q.Class, keyIndexState, err)
-			}
+		list, err := s.readIndexState(cb, q.Class)
+		if err != nil {
+			return err
 		}
 		i := slices.IndexFunc(list, func(st IndexStatus) bool { return st.Index.Name() == q.Index })
 		if i < 0 {
@@ -449,8 +590,11 @@ func (s *Store) ScanIndex(q *objects.Query) ([]IndexEntry, error) {
 		if b == nil {
 			return corrupt("indexes/"+q.Class, []byte(q.Index), errors.New("declared index has no bucket"))
 		}
-		from := q.Lo
-		if q.After != "" {
+		from, skip := q.Lo, false
+		switch {
+		case len(q.AfterKey) > 0:
+			from, skip = q.AfterKey, true
+		case q.After != "":
 			key, ok, err := s.entryKey(tx, q.Class, st.Index, q.After)
 			if err != nil {
 				return err
@@ -458,14 +602,21 @@ func (s *Store) ScanIndex(q *objects.Query) ([]IndexEntry, error) {
 			if !ok {
 				return fmt.Errorf("%w: after: %s/%s is not in index %s", ErrInvalid, q.Class, q.After, st.Index)
 			}
-			from = key
+			from, skip = key, true
 		}
-		return scanRange(b.Cursor(), q, from, q.After != "", func(k []byte) error {
-			_, id, err := objects.SplitKey(k, q.Fields)
+		nf := len(st.Index.Fields) // not q.Fields: a query is data from a message
+		return scanRange(b.Cursor(), q, from, skip, func(k []byte) error {
+			_, id, err := objects.SplitKey(k, nf)
 			if err != nil {
 				return corrupt("indexes/"+q.Class+"/"+q.Index, k, err)
 			}
-			out = append(out, IndexEntry{Key: bytes.Clone(k), ID: id})
+			e := IndexEntry{Key: bytes.Clone(k), ID: id}
+			if q.Select {
+				if err := selectFields(tx, q.Class, &e); err != nil {
+					return err
+				}
+			}
+			out = append(out, e)
 			return nil
 		})
 	})
@@ -525,10 +676,16 @@ func (s *Store) scanIDs(tx *bbolt.Tx, q *objects.Query, out *[]IndexEntry) error
 		return nil
 	}
 	max := q.Limit + 1
+	// Ids hold no NUL: the ids after "a\x00..." are those after "a", and
+	// the ids before it are "a" and those before.
+	after, afterNUL := q.After, false
+	if i := strings.IndexByte(after, 0); i >= 0 {
+		after, afterNUL = after[:i], true
+	}
 	if !q.Desc {
 		var seek []byte
-		if q.After != "" {
-			seek = append([]byte(q.After), 1)
+		if after != "" {
+			seek = append([]byte(after), 1)
 		}
 		c := b.Cursor()
 		for len(*out) < max {
@@ -536,7 +693,9 @@ func (s *Store) scanIDs(tx *bbolt.Tx, q *objects.Query, out *[]IndexEntry) error
 			if err != nil || id == nil {
 				return err
 			}
-			*out = append(*out, IndexEntry{Key: bytes.Clone(id), ID: string(id)})
+			if err := appendID(tx, q, out, id); err != nil {
+				return err
+			}
 			seek = append(append(seek[:0], id...), 1)
 		}
 		return nil
@@ -545,7 +704,11 @@ func (s *Store) scanIDs(tx *bbolt.Tx, q *objects.Query, out *[]IndexEntry) error
 	c := b.Cursor()
 	var k []byte
 	if q.After != "" {
-		k, _ = c.Seek([]byte(q.After))
+		seek := []byte(after)
+		if afterNUL {
+			seek = append(seek, 1) // past every key of the id after[:i]
+		}
+		k, _ = c.Seek(seek)
 		if k == nil {
 			k, _ = c.Last()
 		} else {
@@ -559,8 +722,22 @@ func (s *Store) scanIDs(tx *bbolt.Tx, q *objects.Query, out *[]IndexEntry) error
 		if i < 0 || i != len(k)-1 {
 			continue // a field record; the meta record id+"\x00" comes first
 		}
-		*out = append(*out, IndexEntry{Key: bytes.Clone(k[:i]), ID: string(k[:i])})
+		if err := appendID(tx, q, out, k[:i]); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// appendID adds the object id to a scan in id order.
+func appendID(tx *bbolt.Tx, q *objects.Query, out *[]IndexEntry, id []byte) error {
+	e := IndexEntry{Key: bytes.Clone(id), ID: string(id)}
+	if q.Select {
+		if err := selectFields(tx, q.Class, &e); err != nil {
+			return err
+		}
+	}
+	*out = append(*out, e)
 	return nil
 }
 

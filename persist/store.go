@@ -52,6 +52,9 @@ type Store struct {
 
 	w writerState // owned by the writer goroutine
 
+	stateMu    sync.Mutex             // guards stateCache
+	stateCache map[string]cachedState // decoded index states, for queries
+
 	// Failpoints for tests, set before the first Commit and read only by the
 	// writer goroutine: failApply makes a write fail as if bbolt had refused
 	// it, failCommit makes a whole transaction fail after the writes applied.

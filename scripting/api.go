@@ -497,18 +497,32 @@ func (x *api) objects(c goja.FunctionCall) goja.Value {
 			}
 		}
 	}
-	p, resolve, reject := x.rt.NewPromise()
-	ids, err := x.w.cfg.Router.ListObjects(class, after, limit)
-	if err != nil {
-		_ = reject(x.unavailable(err.Error()))
-	} else {
-		vals := make([]any, len(ids))
-		for i, id := range ids {
-			vals[i] = x.makeRef(&refInfo{ref: objects.Ref{Class: class, ID: id}})
+	if after != "" {
+		// Ids hold no NUL and sort by bytes: the ids after "a\x00..." are those after "a".
+		if i := strings.IndexByte(after, 0); i >= 0 {
+			after = after[:i]
 		}
-		_ = resolve(x.rt.NewArray(vals...))
 	}
-	return x.rt.ToValue(p)
+	return x.sendQuery(&objects.Query{Class: class, After: after, Limit: limit}, "odin.objects")
+}
+
+// sendQuery sends a planned query to the host (find.go) and returns the
+// promise of its answer. The after cursor of an id-order query is an id.
+func (x *api) sendQuery(q *objects.Query, what string) goja.Value {
+	args, err := EncodeQuery(q)
+	if err != nil {
+		x.throw("Error", "%s: %v", what, err)
+	}
+	w := x.w
+	f := x.currentFrame(what)
+	pd, p := w.newPending(pendFind)
+	pd.sel, pd.partial = q.Select, q.Partial
+	pd.deadline = w.turnNow().Add(w.cfg.CallTimeout).UnixNano()
+	m := &Message{Kind: KindFind, To: objects.Ref{Class: q.Class}, Method: "find", Args: args,
+		From: w.address(f.act, pd.seq), Deadline: pd.deadline}
+	w.track(f.act, pd, m)
+	w.emit(m)
+	return w.rt.ToValue(p)
 }
 
 func (x *api) refInfoOfObjValue(v goja.Value) *refInfo {
@@ -520,5 +534,5 @@ func (x *api) refInfoOfObjValue(v goja.Value) *refInfo {
 
 func (x *api) inspect(c goja.FunctionCall) goja.Value {
 	info := x.refInfoOf(c.Argument(0))
-	return x.w.sendInspect(info.ref)
+	return x.w.sendInspect(info.ref, false)
 }

@@ -442,9 +442,10 @@ func (w *Worker) rejectWith(pd *pending, v goja.Value) {
 }
 
 // sendInspect asks the worker hosting ref to describe it.
-func (w *Worker) sendInspect(ref objects.Ref) goja.Value {
+func (w *Worker) sendInspect(ref objects.Ref, placement bool) goja.Value {
 	f := w.api.currentFrame("odin.inspect")
 	pd, p := w.newPending(pendInspect)
+	pd.placement = placement
 	pd.deadline = w.turnNow().Add(w.cfg.CallTimeout).UnixNano()
 	m := &Message{Kind: KindInspect, To: ref, Method: "inspect", From: w.address(f.act, pd.seq), Deadline: pd.deadline}
 	w.track(f.act, pd, m)

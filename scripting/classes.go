@@ -159,6 +159,34 @@ func (c *Classes) define(name, source string, deps []string, indexes []objects.I
 	return d, nil
 }
 
+// Learn adds a class version defined through another node (the cluster's
+// directory replicates them), unless it is known already. Versions arrive
+// in order; one that does not follow the newest known is an error.
+func (c *Classes) Learn(rec persist.ClassRecord) (bool, error) {
+	c.mu.Lock()
+	vs := c.byName[rec.Name]
+	switch {
+	case rec.Version <= len(vs):
+		c.mu.Unlock()
+		if vs[rec.Version-1].Source != rec.Source {
+			return false, fmt.Errorf("class %s version %d differs from the one known here", rec.Name, rec.Version)
+		}
+		return false, nil
+	case rec.Version != len(vs)+1:
+		c.mu.Unlock()
+		return false, fmt.Errorf("class %s version %d arrived before version %d", rec.Name, rec.Version, len(vs)+1)
+	}
+	d := &ClassDef{Name: rec.Name, Version: rec.Version, Source: rec.Source, Deps: rec.Deps, Indexes: rec.Indexes}
+	c.byName[rec.Name] = append(vs, d)
+	c.epoch.Add(1)
+	onDefine := c.onDefine
+	c.mu.Unlock()
+	if onDefine != nil {
+		onDefine(d)
+	}
+	return true, nil
+}
+
 // loadedClass is a class version instantiated in one runtime.
 type loadedClass struct {
 	def      *ClassDef

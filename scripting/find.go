@@ -32,16 +32,35 @@ import (
 type Uniques interface {
 	// Claim reserves tuple in the unique index ix of class for the object
 	// id, or returns the id of the object that holds it (claimed or
-	// stored) and claims nothing.
+	// stored) and claims nothing. A nil tuple claims nothing and never
+	// fails: it says that the commit gives the object no value in ix (null,
+	// undefined or absent), so that once it is through, the value the
+	// object had is free even if an earlier commit carrying it still holds
+	// a claim. Every successful Claim, nil or not, is Released once its
+	// commit is over.
 	Claim(class string, ix objects.Index, tuple []byte, id string) (holder string, err error)
-	Release(class string, ix objects.Index, tuple []byte, id string)
+	// old is the value the object had before (nil: none), and committed
+	// says whether the commit is durable: a cluster frees old then (or, if
+	// the commit failed, the value claimed).
+	Release(class string, ix objects.Index, tuple, old []byte, id string, committed bool)
 }
 
 // uniqueClaim is one value claimed by a turn, released after its commit.
 type uniqueClaim struct {
 	ix    objects.Index
-	tuple []byte
+	tuple []byte // the value claimed (nil: the object gives its value up)
+	old   []byte // the value the object had before the turn (nil: none)
 }
+
+// queryDec decodes queries; immutable, so shared.
+var queryDec = func() cbor.DecMode {
+	dm, err := cbor.DecOptions{MaxNestedLevels: 4, MaxArrayElements: 64, MaxMapPairs: 64,
+		UTF8: cbor.UTF8DecodeInvalid}.DecMode() // class names and ids may hold lone surrogates
+	if err != nil {
+		panic(err)
+	}
+	return dm
+}()
 
 // EncodeQuery and DecodeQuery carry a planned query in a KindFind message.
 func EncodeQuery(q *objects.Query) ([]byte, error) { return cbor.Marshal(q) }
@@ -49,11 +68,7 @@ func EncodeQuery(q *objects.Query) ([]byte, error) { return cbor.Marshal(q) }
 // DecodeQuery never panics on arbitrary input (FuzzDecodeQuery).
 func DecodeQuery(b []byte) (*objects.Query, error) {
 	var q objects.Query
-	dm, err := cbor.DecOptions{MaxNestedLevels: 4, MaxArrayElements: 64, MaxMapPairs: 64}.DecMode()
-	if err != nil {
-		return nil, err
-	}
-	if err := dm.Unmarshal(b, &q); err != nil {
+	if err := queryDec.Unmarshal(b, &q); err != nil {
 		return nil, fmt.Errorf("malformed query: %w", err)
 	}
 	if q.Class == "" || q.Limit < 0 || q.Limit > objects.MaxFindLimit || q.Fields < 0 || q.Fields > 64 {
@@ -75,6 +90,10 @@ func (x *api) find(c goja.FunctionCall) goja.Value {
 	if o, ok := c.Argument(2).(*goja.Object); ok {
 		for _, k := range o.Keys() {
 			v := o.Get(k)
+			if goja.IsUndefined(v) || goja.IsNull(v) {
+				// {limit: opts.limit} with no limit given: as if absent.
+				continue
+			}
 			switch k {
 			case "order":
 				order = v.String()
@@ -85,13 +104,13 @@ func (x *api) find(c goja.FunctionCall) goja.Value {
 				}
 				q.Limit, q.Strict = int(n), false
 			case "after":
-				if goja.IsUndefined(v) || goja.IsNull(v) {
-					continue
-				}
 				info := x.refInfoOfObjValue(v)
+				if o, ok := v.(*goja.Object); ok && info == nil {
+					info = x.refInfoOfObjValue(o.Get("ref")) // a row of a find with select: {ref, state}
+				}
 				switch {
 				case info == nil:
-					x.throw("TypeError", "odin.find: after must be a Ref (the last one of the previous page)")
+					x.throw("TypeError", "odin.find: after must be a Ref (the last one of the previous page, or the last row's ref with select)")
 				case info.ref.Class != class:
 					x.throw("TypeError", "odin.find: after is %s, not an object of class %s", info.ref, class)
 				}
@@ -110,20 +129,7 @@ func (x *api) find(c goja.FunctionCall) goja.Value {
 		x.throw("TypeError", "odin.find: %v", err)
 	}
 	plan.Limit, plan.Strict, plan.After, plan.Select, plan.Partial = q.Limit, q.Strict, q.After, q.Select, q.Partial
-	args, err := EncodeQuery(plan)
-	if err != nil {
-		x.throw("Error", "odin.find: %v", err)
-	}
-	w := x.w
-	f := x.currentFrame("odin.find")
-	pd, p := w.newPending(pendFind)
-	pd.sel = plan.Select
-	pd.deadline = w.turnNow().Add(w.cfg.CallTimeout).UnixNano()
-	m := &Message{Kind: KindFind, To: objects.Ref{Class: class}, Method: "find", Args: args,
-		From: w.address(f.act, pd.seq), Deadline: pd.deadline}
-	w.track(f.act, pd, m)
-	w.emit(m)
-	return w.rt.ToValue(p)
+	return x.sendQuery(plan, "odin.find")
 }
 
 // className accepts a class or its name.
@@ -185,15 +191,54 @@ func (x *api) condKey(field string, v goja.Value) []byte {
 		panic(x.w.api.cloneError(err, "odin.find condition "+field))
 	}
 	k, ok := codec.KeyOf(nil, enc)
-	if !ok || k[0] == objects.UndefinedTag {
+	if !ok || len(k) == 0 || k[0] == objects.UndefinedTag {
+		kind := x.w.kindOf(v)
+		what := kind.String()
+		switch kind {
+		case objects.KindNumber:
+			what = "NaN" // the only number that is not indexable
+		case objects.KindDate:
+			what = "an invalid Date"
+		case objects.KindBigInt:
+			what = "a bigint this large"
+		}
 		x.throw("TypeError", "odin.find: field %s: %s cannot be looked up in an index (use a string, number, boolean, null, bigint or Date)",
-			field, x.w.kindOf(v))
+			field, what)
 	}
 	return k
 }
 
 // findResult builds the value of a find's reply.
-func (w *Worker) findResult(payload []byte, sel bool) (goja.Value, error) {
+//
+// With partial the payload is [rows, missing nodes]: the result is the rows
+// with a property missing naming the nodes that did not answer.
+func (w *Worker) findResult(payload []byte, sel, partial bool) (goja.Value, error) {
+	if partial {
+		v, err := w.dec.Decode(payload)
+		if err != nil {
+			return nil, err
+		}
+		o, ok := v.(*goja.Object)
+		if !ok || o.ClassName() != "Array" || o.Get("length").ToInteger() != 2 {
+			return nil, fmt.Errorf("malformed find reply")
+		}
+		rows, missing := o.Get("0"), o.Get("1")
+		if sel {
+			b, err := w.enc.Encode(nil, rows)
+			if err != nil {
+				return nil, err
+			}
+			if rows, err = w.findResult(b, true, false); err != nil {
+				return nil, err
+			}
+		}
+		ro, ok := rows.(*goja.Object)
+		if !ok {
+			return nil, fmt.Errorf("malformed find reply")
+		}
+		_ = ro.Set("missing", missing)
+		return ro, nil
+	}
 	if !sel {
 		return w.dec.Decode(payload)
 	}
@@ -241,7 +286,7 @@ func (w *Worker) claimUnique(a *activation, puts []persist.FieldPut, deleted []s
 	}
 	var claims []uniqueClaim
 	fail := func(v goja.Value) ([]uniqueClaim, goja.Value) {
-		w.releaseUnique(a.ref, claims)
+		w.releaseUnique(a.ref, claims, false)
 		return nil, v
 	}
 	for _, ix := range def.Indexes {
@@ -259,10 +304,21 @@ func (w *Worker) claimUnique(a *activation, puts []persist.FieldPut, deleted []s
 			}
 			return a.committed[f]
 		})
+		before := []byte(nil)
+		if a.exists {
+			before = uniqueTuple(ix, func(f string) []byte { return a.committed[f] })
+		}
 		if after == nil {
+			if before != nil {
+				// The object gives its value up: say so (see Uniques).
+				if _, err := w.cfg.Uniques.Claim(a.ref.Class, ix, nil, a.ref.ID); err != nil {
+					return fail(w.api.unavailable("checking " + ix.String() + ": " + err.Error()))
+				}
+				claims = append(claims, uniqueClaim{ix: ix, old: before})
+			}
 			continue
 		}
-		if a.exists && bytes.Equal(after, uniqueTuple(ix, func(f string) []byte { return a.committed[f] })) {
+		if bytes.Equal(after, before) {
 			continue
 		}
 		holder, err := w.cfg.Uniques.Claim(a.ref.Class, ix, after, a.ref.ID)
@@ -274,14 +330,16 @@ func (w *Worker) claimUnique(a *activation, puts []persist.FieldPut, deleted []s
 				fmt.Sprintf("%s: %s %s is already taken by %s/%s (%s)", a.ref, strings.Join(ix.Fields, ", "), describeTuple(after), a.ref.Class, holder, ix),
 				map[string]any{"field": strings.Join(ix.Fields, ","), "rule": "unique"}))
 		}
-		claims = append(claims, uniqueClaim{ix: ix, tuple: after})
+		claims = append(claims, uniqueClaim{ix: ix, tuple: after, old: before})
 	}
 	return claims, nil
 }
 
-func (w *Worker) releaseUnique(ref objects.Ref, claims []uniqueClaim) {
+// releaseUnique releases a turn's claims once its commit is over
+// (committed: durable; otherwise it failed or the turn did).
+func (w *Worker) releaseUnique(ref objects.Ref, claims []uniqueClaim, committed bool) {
 	for _, c := range claims {
-		w.cfg.Uniques.Release(ref.Class, c.ix, c.tuple, ref.ID)
+		w.cfg.Uniques.Release(ref.Class, c.ix, c.tuple, c.old, ref.ID, committed)
 	}
 }
 

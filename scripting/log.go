@@ -204,7 +204,7 @@ func (w *Worker) dispatch(a *activation, ev *logEvent) {
 			var v goja.Value
 			var err error
 			if pd.kind == pendFind && !ev.Failed {
-				v, err = w.findResult(ev.Payload, pd.sel)
+				v, err = w.findResult(ev.Payload, pd.sel, pd.partial)
 			} else {
 				v, err = w.dec.Decode(ev.Payload)
 			}
@@ -222,6 +222,12 @@ func (w *Worker) dispatch(a *activation, ev *logEvent) {
 			}
 			if pd.next {
 				v = w.nextResult(v, false)
+			}
+			if o, ok := v.(*goja.Object); ok && pd.placement {
+				p := w.rt.NewObject()
+				_ = p.Set("node", o.Get("node"))
+				_ = p.Set("vm", o.Get("vm"))
+				v = p
 			}
 			w.resolveWith(pd, v)
 		})

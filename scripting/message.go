@@ -67,6 +67,4 @@ type Router interface {
 	// Migrate moves an object to another VM of this node; done is called
 	// (on any goroutine) when the move is over.
 	Migrate(ref objects.Ref, vm int, done func(error))
-	// ListObjects pages through the ids of a class in id order.
-	ListObjects(class, after string, limit int) ([]string, error)
 }

@@ -196,7 +196,7 @@ func (x *api) migrate(c goja.FunctionCall) goja.Value {
 	vm := w.cfg.Router.VMOf(info.ref)
 	if o, ok := c.Argument(1).(*goja.Object); ok {
 		if n := o.Get("node"); n != nil && !goja.IsUndefined(n) && n.String() != w.cfg.Node {
-			x.throw("UnavailableError", "node %q is not reachable: this node (%s) is not part of a cluster", n.String(), w.cfg.Node)
+			x.throw("UnavailableError", "%s cannot move to node %q: moving objects between nodes is not built yet (only between the VMs of the node hosting it)", info.ref, n.String())
 		}
 		if v := o.Get("vm"); v != nil && !goja.IsUndefined(v) {
 			vm = int(v.ToInteger())
@@ -232,12 +232,9 @@ func (x *api) migrate(c goja.FunctionCall) goja.Value {
 	return w.rt.ToValue(p)
 }
 
+// placement asks the worker hosting the object, wherever it is, for its
+// node and VM (an inspection answered with just those).
 func (x *api) placement(c goja.FunctionCall) goja.Value {
 	info := x.refInfoOf(c.Argument(0))
-	o := x.rt.NewObject()
-	_ = o.Set("node", x.w.cfg.Node)
-	_ = o.Set("vm", x.w.cfg.Router.VMOf(info.ref))
-	p, resolve, _ := x.rt.NewPromise()
-	_ = resolve(o)
-	return x.rt.ToValue(p)
+	return x.w.sendInspect(info.ref, true)
 }

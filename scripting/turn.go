@@ -490,7 +490,7 @@ func (w *Worker) committed(a *activation, err error) {
 	a.held[0] = nil
 	a.held = a.held[1:]
 	if len(b.claims) > 0 {
-		w.releaseUnique(a.ref, b.claims)
+		w.releaseUnique(a.ref, b.claims, err == nil)
 	}
 	if err != nil {
 		w.cfg.Logger.Error("commit failed", "object", a.ref.String(), "err", err)

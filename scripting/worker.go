@@ -449,6 +449,8 @@ type pending struct {
 	// next: the result is a channel next(): wrap it as {value, done}.
 	next       bool
 	sel        bool       // pendFind with select: the reply holds states to decode
+	partial    bool       // pendFind with partial: the reply also names missing nodes
+	placement  bool       // pendInspect for odin.placement: keep node and vm
 	checkpoint bool       // an odin.checkpoint() of frame.task
 	value      goja.Value // resolution of a local op (its rejection if failed)
 	failed     bool

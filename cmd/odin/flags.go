@@ -78,6 +78,9 @@ func (f *flagSet) parse(args []string) error {
 			}
 			continue
 		}
+		if f.strs[name] == nil && f.ints[name] == nil && f.durs[name] == nil {
+			return usageError{fmt.Sprintf("unknown flag --%s", name)}
+		}
 		if !hasVal {
 			if i+1 >= len(args) {
 				return usageError{fmt.Sprintf("--%s needs a value", name)}

@@ -22,6 +22,16 @@ Usage:
   odin shell [--data DIR | --memory] [--vms N]
                  an interactive shell, like node's REPL (type .help in it); with
                  input piped in, prints each result and stops at the first error (exit 1)
+  odin node --data DIR --name NAME [--bind HOST:PORT] [--rpc HOST:PORT] [--raft HOST:PORT]
+            [--join ADDR,...] [--vms N] [--token TOKEN] [--encrypt KEY] [--fast]
+                 run a cluster node until SIGINT/SIGTERM: --bind is serf's gossip address
+                 (others --join it), --rpc the address nodes and clients (--connect)
+                 call, --raft the directory's (default: the rpc port + 1); --token
+                 (or $ODIN_TOKEN) is checked on every connection, --encrypt (base64,
+                 16/24/32 bytes) encrypts gossip; --fast: sub-second failure detection
+  odin status [--data DIR]
+                 what a stopped node's data directory holds: the node, its classes
+                 with their objects, the indexes and how far their builds are
   odin bench [--data DIR] [--vms N] [--duration D] [--runs N] [--json] [SCENARIO...]
                  measure the scenarios of docs/performance against in-run baselines
   odin version   print the version
@@ -56,6 +66,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdRun(args[1:], stdout, stderr)
 	case "shell":
 		err = cmdShell(args[1:], stdin, stdout, stderr)
+	case "status":
+		err = cmdStatus(args[1:], stdout, stderr)
+	case "node":
+		err = cmdNode(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

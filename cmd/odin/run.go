@@ -43,14 +43,19 @@ type nodeFlags struct {
 	data          *string
 	memory, debug *bool
 	vms           *int
+	// connect attaches to a running node instead (--connect ADDR, with the
+	// cluster's --token or $ODIN_TOKEN).
+	connect, token *string
 }
 
 func addNodeFlags(fs *flagSet) nodeFlags {
 	return nodeFlags{
-		data:   fs.str("data", defaultDataDir()),
-		memory: fs.bool("memory"),
-		vms:    fs.int("vms", runtime.NumCPU()),
-		debug:  fs.bool("debug"),
+		data:    fs.str("data", defaultDataDir()),
+		memory:  fs.bool("memory"),
+		vms:     fs.int("vms", runtime.NumCPU()),
+		debug:   fs.bool("debug"),
+		connect: fs.str("connect", ""),
+		token:   fs.str("token", os.Getenv("ODIN_TOKEN")),
 	}
 }
 
@@ -59,8 +64,14 @@ func (f nodeFlags) open(stdout, stderr io.Writer) (*host.Node, error) {
 	cfg := host.DefaultConfig()
 	cfg.DataDir, cfg.Memory, cfg.VMs = *f.data, *f.memory, *f.vms
 	cfg.Stdout, cfg.Stderr = stdout, stderr
+	if *f.connect != "" {
+		cfg.Connect = &host.ConnectConfig{Addr: *f.connect, Token: *f.token}
+	}
 	node, err := host.Open(cfg)
 	if err != nil {
+		if *f.connect != "" {
+			return nil, fmt.Errorf("%v", err)
+		}
 		return nil, openError(err, *f.data, *f.debug)
 	}
 	return node, nil

@@ -25,8 +25,16 @@ import (
 const shellHelp = `.classes                     list the defined classes and their versions
 .objects Class [after]       list the ids of a class's objects, 20 at a time (after an id)
 .inspect Class/id            show an object: class, version, node, VM, state, tasklets
+.find Class [cond...] [order=[-]field] [limit=N] [after=id] [select]
+                             find objects through the class's indexes (odin.find); a
+                             cond is field=value, field>value, field>=value,
+                             field<value, field<=value or field^=prefix (a string
+                             prefix); a value is JSON (30, true, null, "two words")
+                             or else a bare string; select shows each object's state
+.indexes [Class]             list the declared indexes and how far their builds are
 .tasklets                    list the tasklets this shell started that are still alive
-.nodes                       list the nodes and their VMs, with the objects active on each
+.nodes                       list the nodes and their VMs, with the objects active on
+                             each, and the index builds not finished
 .migrate Class/id NODE[/VM]  move an object to another node or VM
 .load file.js                run a file in this shell (its declarations stay defined)
 .exit                        leave the shell (or press Ctrl+D, or Ctrl+C twice)
@@ -341,7 +349,7 @@ func (sh *shell) runPiped(stdin io.Reader) error {
 
 // ---- dot commands ----
 
-var dotCommands = []string{".classes", ".exit", ".help", ".inspect", ".load", ".migrate", ".nodes", ".objects", ".tasklets"}
+var dotCommands = []string{".classes", ".exit", ".find", ".help", ".indexes", ".inspect", ".load", ".migrate", ".nodes", ".objects", ".tasklets"}
 
 // isDotCommand reports whether a line is a shell command: a dot and a
 // letter, as Node's REPL decides (".5 + 1" is JavaScript).
@@ -394,6 +402,21 @@ func (sh *shell) dot(line string) (exit, failed bool) {
 			return sh.fail("%v", err)
 		}
 		return sh.evalPrint(fmt.Sprintf("await odin.inspect(odin.ref(%s, %s))", jsString(ref.Class), jsString(ref.ID)))
+	case ".find":
+		src, err := findSource(strings.TrimSpace(strings.TrimPrefix(t, ".find")))
+		if err != nil {
+			return sh.fail("%v", err)
+		}
+		return sh.evalPrint(src)
+	case ".indexes":
+		if len(args) > 1 {
+			return sh.fail("usage: .indexes [Class]")
+		}
+		class := ""
+		if len(args) == 1 {
+			class = args[0]
+		}
+		return sh.indexes(class)
 	case ".tasklets":
 		return sh.tasklets()
 	case ".nodes":
@@ -510,6 +533,40 @@ func (sh *shell) nodes() (exit, failed bool) {
 			fmt.Fprintf(sh.out, "  VM %d: %d objects active\n", vm.Index, vm.Objects)
 		}
 	}
+	ixs, err := sh.node.Indexes()
+	if err != nil {
+		return sh.fail("%v", err)
+	}
+	if s := indexSummary(ixs); s != "" {
+		fmt.Fprintf(sh.out, "  indexes: %s\n", s)
+	}
+	return false, false
+}
+
+// indexes prints the declared indexes (of one class, or of all) and the
+// state of their builds.
+func (sh *shell) indexes(class string) (exit, failed bool) {
+	if class != "" && !sh.node.Classes().Defined(class) {
+		return sh.fail("no class %q is defined (see .classes)", class)
+	}
+	all, err := sh.node.Indexes()
+	if err != nil {
+		return sh.fail("%v", err)
+	}
+	var list []host.IndexInfo
+	for _, ix := range all {
+		if class == "" || ix.Class == class {
+			list = append(list, ix)
+		}
+	}
+	switch {
+	case len(list) > 0:
+		writeIndexes(sh.out, list, false)
+	case class != "":
+		fmt.Fprintf(sh.out, "%s has no indexes: declare them with static indexes = [...] (or static unique = [...]).\n", class)
+	default:
+		fmt.Fprintln(sh.out, "No indexes are declared: a class declares them with static indexes = [...] (or static unique = [...]).")
+	}
 	return false, false
 }
 
@@ -538,6 +595,225 @@ func (sh *shell) migrate(refArg, target string) (exit, failed bool) {
 	r := fmt.Sprintf("odin.ref(%s, %s)", jsString(ref.Class), jsString(ref.ID))
 	return sh.evalPrint(fmt.Sprintf(`typeof odin.migrate !== "function" ? void console.log("migration is not available yet") : (await odin.migrate(%s, {%s}), await odin.placement(%s))`,
 		r, strings.Join(opts, ", "), r))
+}
+
+// findUsage is what a malformed .find prints.
+const findUsage = "usage: .find Class [field=value | field>value | field>=value | field<value | field<=value | field^=prefix]... [order=[-]field] [limit=N] [after=id] [select]"
+
+// findOps are the operators of a .find condition, longest first, with the
+// odin.find condition each stands for.
+var findOps = []struct{ op, name string }{
+	{">=", "gte"}, {"<=", "lte"}, {"^=", "prefix"}, {"=", "eq"}, {">", "gt"}, {"<", "lt"},
+}
+
+// findSource turns the arguments of .find (the text after it) into the
+// odin.find call that runs it: every condition as {op: value}, so that a
+// value is never taken for conditions.
+func findSource(text string) (string, error) {
+	words, err := splitWords(text)
+	if err != nil {
+		return "", fmt.Errorf("%v\n%s", err, findUsage)
+	}
+	if len(words) == 0 {
+		return "", errors.New(findUsage)
+	}
+	class := words[0]
+	if strings.ContainsAny(class, "=<>^\"") {
+		return "", fmt.Errorf("%s\n(the class comes first, then the conditions: .find Account owner=bob)", findUsage)
+	}
+	type field struct {
+		name string
+		ops  []string // op: value, as JavaScript
+	}
+	var fields []*field
+	var opts []string
+	seenOpt := map[string]bool{}
+	option := func(name, js string) error {
+		if seenOpt[name] {
+			return fmt.Errorf("%s is given twice", name)
+		}
+		seenOpt[name] = true
+		opts = append(opts, name+": "+js)
+		return nil
+	}
+	for _, w := range words[1:] {
+		if w == "select" {
+			if err := option("select", "true"); err != nil {
+				return "", err
+			}
+			continue
+		}
+		i := strings.IndexAny(w, "=<>^")
+		if strings.HasPrefix(w, "\"") {
+			// A quoted field name: the operator follows its closing quote.
+			i = -1
+			if end := quotedEnd(w); end > 0 {
+				if j := strings.IndexAny(w[end:], "=<>^"); j == 0 {
+					i = end
+				}
+			}
+		}
+		if i < 0 {
+			return "", fmt.Errorf("%q is not a condition (such as owner=bob or age>=18) nor an option\n%s", w, findUsage)
+		}
+		name, rest := w[:i], w[i:]
+		if strings.HasPrefix(name, "\"") {
+			if err := json.Unmarshal([]byte(name), &name); err != nil {
+				return "", fmt.Errorf("%s: the field name is not a valid quoted string", w)
+			}
+		}
+		if name == "" {
+			return "", fmt.Errorf("%q has no field name before %c\n%s", w, rest[0], findUsage)
+		}
+		op, opName := "", ""
+		for _, o := range findOps {
+			if strings.HasPrefix(rest, o.op) {
+				op, opName = o.op, o.name
+				break
+			}
+		}
+		if op == "" {
+			return "", fmt.Errorf("%q: ^ must be followed by = (field^=prefix)\n%s", w, findUsage)
+		}
+		raw := rest[len(op):]
+		if op == "=" && w[:i] == name { // an option, unless the name was quoted
+			switch name {
+			case "order":
+				if err := option("order", jsString(plainString(raw))); err != nil {
+					return "", err
+				}
+				continue
+			case "limit":
+				n, err := strconv.Atoi(raw)
+				if err != nil || n < 1 {
+					return "", fmt.Errorf("limit=%s: the limit is a whole number from 1", raw)
+				}
+				if err := option("limit", strconv.Itoa(n)); err != nil {
+					return "", err
+				}
+				continue
+			case "after":
+				if err := option("after", fmt.Sprintf("odin.ref(%s, %s)", jsString(class), jsString(plainString(raw)))); err != nil {
+					return "", err
+				}
+				continue
+			case "select":
+				b, err := strconv.ParseBool(raw)
+				if err != nil {
+					return "", fmt.Errorf("select=%s: select takes true or false (or write select alone)", raw)
+				}
+				if err := option("select", strconv.FormatBool(b)); err != nil {
+					return "", err
+				}
+				continue
+			}
+		}
+		val := jsValue(raw)
+		if opName == "prefix" {
+			val = jsString(plainString(raw))
+		}
+		var f *field
+		for _, g := range fields {
+			if g.name == name {
+				f = g
+			}
+		}
+		if f == nil {
+			f = &field{name: name}
+			fields = append(fields, f)
+		}
+		for _, o := range f.ops {
+			if strings.HasPrefix(o, opName+": ") {
+				return "", fmt.Errorf("field %s has two %s conditions", name, op)
+			}
+		}
+		f.ops = append(f.ops, opName+": "+val)
+	}
+	conds := make([]string, len(fields))
+	for i, f := range fields {
+		conds[i] = jsString(f.name) + ": {" + strings.Join(f.ops, ", ") + "}"
+	}
+	src := fmt.Sprintf("await odin.find(%s, {%s}", jsString(class), strings.Join(conds, ", "))
+	if len(opts) > 0 {
+		src += ", {" + strings.Join(opts, ", ") + "}"
+	}
+	return src + ")", nil
+}
+
+// splitWords splits a command line at blanks, keeping a double-quoted part
+// (JSON: \" escapes a quote) in its word, quotes included.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inQuote, escaped, have := false, false, false
+	for _, r := range s {
+		switch {
+		case escaped:
+			escaped = false
+		case inQuote && r == '\\':
+			escaped = true
+		case r == '"':
+			inQuote = !inQuote
+		case !inQuote && (r == ' ' || r == '\t'):
+			if have {
+				words = append(words, cur.String())
+				cur.Reset()
+				have = false
+			}
+			continue
+		}
+		cur.WriteRune(r)
+		have = true
+	}
+	if inQuote {
+		return nil, errors.New("a quoted value is not closed (\")")
+	}
+	if have {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// quotedEnd is the length of the double-quoted string at the start of s
+// (escapes skipped), or -1 if it is not closed.
+func quotedEnd(s string) int {
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// jsValue is a condition value as JavaScript: the JSON value raw is, if it
+// is JSON, or else the string raw.
+func jsValue(raw string) string {
+	if raw == "" || !json.Valid([]byte(raw)) {
+		return jsString(raw)
+	}
+	d := json.NewDecoder(strings.NewReader(raw))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return jsString(raw)
+	}
+	b, err := json.Marshal(v) // escapes U+2028 and U+2029, which JavaScript source may not hold raw
+	if err != nil {
+		return jsString(raw)
+	}
+	return string(b)
+}
+
+// plainString is raw unquoted if it is a JSON string, else raw itself.
+func plainString(raw string) string {
+	var s string
+	if strings.HasPrefix(raw, "\"") && json.Unmarshal([]byte(raw), &s) == nil {
+		return s
+	}
+	return raw
 }
 
 // parseRef reads Class/id.
@@ -594,16 +870,21 @@ func (sh *shell) completeDot(before, after string) (string, []string, string) {
 	}
 	fields := strings.Fields(t)
 	cmd := fields[0]
-	if cmd != ".objects" && cmd != ".inspect" && cmd != ".migrate" {
+	switch cmd {
+	case ".objects", ".inspect", ".migrate", ".indexes", ".find":
+	default:
 		return before, nil, after
 	}
-	// Only the first argument, while it has no slash yet.
 	rest := strings.TrimLeft(t[len(cmd):], " ")
+	if cmd == ".find" && strings.Contains(rest, " ") {
+		return sh.completeFind(before, after, strings.Fields(rest)[0])
+	}
+	// Only the first argument, while it has no slash yet.
 	if strings.ContainsAny(rest, " /") {
 		return before, nil, after
 	}
 	suffix := " "
-	if cmd != ".objects" {
+	if cmd == ".inspect" || cmd == ".migrate" {
 		suffix = "/"
 	}
 	var out []string
@@ -615,6 +896,41 @@ func (sh *shell) completeDot(before, after string) (string, []string, string) {
 		}
 	}
 	return before[:len(before)-len(rest)], out, after
+}
+
+// completeFind completes a word of .find after the class: the fields of
+// the class's indexes, the options, and order's fields.
+func (sh *shell) completeFind(before, after, class string) (string, []string, string) {
+	word := before[strings.LastIndexAny(before, " \t")+1:]
+	head := before[:len(before)-len(word)]
+	var fields []string
+	if d := sh.node.Classes().Latest(class); d != nil {
+		seen := map[string]bool{}
+		for _, ix := range d.Indexes {
+			for _, f := range ix.Fields {
+				if !seen[f] {
+					seen[f] = true
+					fields = append(fields, f)
+				}
+			}
+		}
+	}
+	sort.Strings(fields)
+	var cands []string
+	if strings.HasPrefix(word, "order=") {
+		for _, f := range fields {
+			cands = append(cands, "order="+f+" ", "order=-"+f+" ")
+		}
+	} else if !strings.ContainsAny(word, "=<>^") {
+		cands = append(fields, "order=", "limit=", "after=", "select ")
+	}
+	var out []string
+	for _, c := range cands {
+		if strings.HasPrefix(c, word) {
+			out = append(out, c)
+		}
+	}
+	return head, out, after
 }
 
 // ---- history ----

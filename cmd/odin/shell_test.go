@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/creack/pty"
+
+	"github.com/odin-db/odin/host"
 )
 
 // The interactive tests run the real odin binary on a pseudo-terminal and
@@ -379,6 +383,24 @@ func TestShellInteractive(t *testing.T) {
 	default:
 		t.Errorf(".migrate printed %q", out)
 	}
+	p.expect(".find Account", "[ Ref<Account/alice> ]")
+	p.expect(".indexes", "No indexes are declared: a class declares them with static indexes = [...] (or static unique = [...]).")
+	// Tab completes dot commands and their class.
+	p.send(".fi\t")
+	p.waitFor(".fi completed", func(s string) bool { return lastLine(s) == "odin> .find" })
+	p.send("Acc\t")
+	p.waitFor(".find Acc completed", func(s string) bool { return lastLine(s) == "odin> .find Account" })
+	p.send("\x15.in\t\t")
+	p.waitFor("the .in candidates", func(s string) bool {
+		l := strings.Split(s, "\n")
+		return len(l) > 2 && strings.Contains(l[len(l)-2], ".indexes") && strings.Contains(l[len(l)-2], ".inspect") && lastLine(s) == "odin> .in"
+	})
+	p.send("\x15.inde\t")
+	p.waitFor(".inde completed", func(s string) bool { return lastLine(s) == "odin> .indexes" })
+	p.send("\t")
+	p.waitFor(".indexes completed", func(s string) bool { return lastLine(s) == "odin> .indexes Account" })
+	p.send("\x15")
+
 	p.expect(".nosuch", ".nosuch is not a shell command (type .help for the list)")
 
 	// Ctrl+C on an empty line asks; Ctrl+D leaves.
@@ -530,6 +552,173 @@ func TestShellPipedDotCommands(t *testing.T) {
 	}
 }
 
+// findClass is a class with indexes for the .find and .indexes tests.
+const findClass = `class Person {
+  static indexes = ["owner", "age", ["city", "age"], "name", "code"];
+  static unique = ["email"];
+  open(owner, age, city, name, code, email) { Object.assign(this, { owner, age, city, name, code, email }); }
+}
+odin.define(Person)
+await odin.ref("Person", "a").open("bob", 30, "Paris", "Alice Smith", 7, "a@x")
+await odin.ref("Person", "b").open("carol", 45, "Lyon", "Albert", "7", "b@x")
+await odin.ref("Person", "c").open("bob", 52, "Paris", "Bruno", 8, "c@x")
+await odin.ref("Person", "d").open("dan", 18, "Lyon", "Alfred", null, "d@x")
+`
+
+func TestShellPipedFind(t *testing.T) {
+	dir := t.TempDir()
+	if out, errOut, code := runShell(t, findClass, "--data", dir, "--vms", "2"); code != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	for _, c := range []struct{ cmd, want string }{
+		// Equality: a bare word is a string; JSON values are JSON.
+		{".find Person owner=bob", "[ Ref<Person/a>, Ref<Person/c> ]"},
+		{`.find Person owner="bob"`, "[ Ref<Person/a>, Ref<Person/c> ]"},
+		{".find Person code=7", "[ Ref<Person/a> ]"},
+		{`.find Person code="7"`, "[ Ref<Person/b> ]"},
+		{".find Person code=null", "[ Ref<Person/d> ]"},
+		{`.find Person name="Alice Smith"`, "[ Ref<Person/a> ]"},
+		{".find Person owner=nobody", "[]"},
+		// Ranges, in the index's order.
+		{".find Person age>=30 age<52", "[ Ref<Person/a>, Ref<Person/b> ]"},
+		{".find Person age>30 age<=52", "[ Ref<Person/b>, Ref<Person/c> ]"},
+		{".find Person age<30", "[ Ref<Person/d> ]"},
+		{".find Person city=Paris age>40", "[ Ref<Person/c> ]"},
+		// A string prefix (the value is always a string).
+		{".find Person name^=Al", "[ Ref<Person/b>, Ref<Person/d>, Ref<Person/a> ]"},
+		{`.find Person name^="Alice S"`, "[ Ref<Person/a> ]"},
+		// Order, limit and paging.
+		{".find Person order=-age", "[ Ref<Person/c>, Ref<Person/b>, Ref<Person/a>, Ref<Person/d> ]"},
+		{".find Person age>0 order=-age limit=2", "[ Ref<Person/c>, Ref<Person/b> ]"},
+		{".find Person age>0 order=-age limit=2 after=b", "[ Ref<Person/a>, Ref<Person/d> ]"},
+		{".find Person city=Lyon order=age", "[ Ref<Person/d>, Ref<Person/b> ]"},
+		// Every object, in id order.
+		{".find Person limit=3", "[ Ref<Person/a>, Ref<Person/b>, Ref<Person/c> ]"},
+		// select: each object's state.
+		{".find Person owner=carol select", "[\n  {\n    ref: Ref<Person/b>,\n    state: {\n      owner: 'carol',\n      age: 45,\n      city: 'Lyon',\n      name: 'Albert',\n      code: '7',\n      email: 'b@x'\n    }\n  }\n]"},
+		{".find Person email=d@x select=true", "state: {"},
+	} {
+		out, errOut, code := runShell(t, c.cmd+"\n", "--data", dir, "--vms", "2")
+		if code != 0 || errOut != "" || !strings.Contains(out, c.want) {
+			t.Errorf("%s: exit %d, stderr %q, stdout:\n%s\nwant:\n%s", c.cmd, code, errOut, out, c.want)
+		}
+	}
+
+	// Errors: odin.find's, printed as the REPL prints them, and the shell's
+	// usage; piped, the first error ends the shell with exit code 1.
+	for _, c := range []struct{ cmd, want string }{
+		{".find Person nosuch=1", "Uncaught TypeError: odin.find: no index of Person serves a query on {nosuch}"},
+		{".find Person owner=bob order=age", "Uncaught TypeError: odin.find: no index of Person serves a query on {owner} ordered by age"},
+		{".find Person age>1 name^=A", "Uncaught TypeError: odin.find: range or prefix conditions on two fields"},
+		{".find Nobody owner=bob", "Uncaught NotDefinedError: odin.find: class Nobody is not defined"},
+		{".find Person limit=20000", "Uncaught RangeError: odin.find: limit must be an integer between 1 and 10000"},
+		{".find", "usage: .find Class [field=value"},
+		{".find owner=bob", "the class comes first"},
+		{".find Person bob", `"bob" is not a condition`},
+		{".find Person owner^bob", "^ must be followed by ="},
+		{".find Person =bob", "has no field name"},
+		{`.find Person name="Alice`, "a quoted value is not closed"},
+		{".find Person age>1 age>2", "field age has two > conditions"},
+		{".find Person limit=x", "limit=x: the limit is a whole number from 1"},
+		{".find Person limit=1 limit=2", "limit is given twice"},
+	} {
+		out, errOut, code := runShell(t, c.cmd+"\n1\n", "--data", dir, "--vms", "1")
+		if code != 1 || out != "" || !strings.Contains(errOut, c.want) {
+			t.Errorf("%s: exit %d, stdout %q, stderr:\n%s\nwant %q in it", c.cmd, code, out, errOut, c.want)
+		}
+		if strings.Contains(errOut, ".go:") || strings.Contains(errOut, "goroutine") {
+			t.Errorf("%s: Go trace in %q", c.cmd, errOut)
+		}
+	}
+}
+
+func TestFindSource(t *testing.T) {
+	for _, c := range []struct{ args, want string }{
+		{"Account", `await odin.find("Account", {})`},
+		{"Account owner=bob", `await odin.find("Account", {"owner": {eq: "bob"}})`},
+		{`Account owner="bob smith" age>=1.5 age<1e3`, `await odin.find("Account", {"owner": {eq: "bob smith"}, "age": {gte: 1.5, lt: 1e3}})`},
+		{"Account ok=true x=null n=-2", `await odin.find("Account", {"ok": {eq: true}, "x": {eq: null}, "n": {eq: -2}})`},
+		{"Account name^=12 code^=\"a b\"", `await odin.find("Account", {"name": {prefix: "12"}, "code": {prefix: "a b"}})`},
+		{"Account name^=a name<b", `await odin.find("Account", {"name": {prefix: "a", lt: "b"}})`},
+		{"Account order=-age limit=5 select after=x", `await odin.find("Account", {}, {order: "-age", limit: 5, select: true, after: odin.ref("Account", "x")})`},
+		// A quoted field name is always a field, and may hold an operator.
+		{`Account "order"=1 "a=b">2`, `await odin.find("Account", {"order": {eq: 1}, "a=b": {gt: 2}})`},
+		// A JSON object is a value (odin.find refuses it), not conditions.
+		{`Account owner={"gte":1}`, `await odin.find("Account", {"owner": {eq: {"gte":1}}})`},
+		{"Account owner=", `await odin.find("Account", {"owner": {eq: ""}})`},
+		{"Account s=\u2028", `await odin.find("Account", {"s": {eq: "\u2028"}})`},
+	} {
+		got, err := findSource(c.args)
+		if err != nil || got != c.want {
+			t.Errorf(".find %s:\n got %s, %v\nwant %s", c.args, got, err, c.want)
+		}
+	}
+}
+
+func TestShellPipedIndexes(t *testing.T) {
+	dir := t.TempDir()
+	input := ".indexes\n" + findClass + `class Plain { x = 1 }
+odin.define(Plain)
+.indexes
+.indexes Person
+.indexes Plain
+.nodes
+`
+	out, errOut, code := runShell(t, input, "--data", dir, "--vms", "2")
+	for _, w := range []string{
+		"No indexes are declared: a class declares them with static indexes = [...] (or static unique = [...]).\n",
+		"Person   owner          built\nPerson   age            built\nPerson   [city, age]    built\nPerson   name           built\nPerson   code           built\nPerson   unique email   built\n" +
+			"Person   owner          built\n",
+		"Plain has no indexes: declare them with static indexes = [...] (or static unique = [...]).\n",
+		"  indexes: 6 built\n",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if code != 0 || errOut != "" {
+		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+
+	// A unique index declared on objects that break it: its build fails,
+	// and .indexes and .nodes say why.
+	input = `class Person {
+  static indexes = ["owner", "age", ["city", "age"], "name", "code"];
+  static unique = ["email", ["owner", "city"]];
+  open(owner, age, city, name, code, email) { Object.assign(this, { owner, age, city, name, code, email }); }
+}
+odin.define(Person)
+for (;;) {
+  try { await odin.find(Person, { owner: "bob", city: "Paris" }); break } catch (e) { if (!/still being built/.test(e.message)) break }
+  await odin.sleep(5)
+}
+.indexes Person
+.nodes
+.find Person owner=bob city=Paris
+`
+	out, errOut, code = runShell(t, input, "--data", dir, "--vms", "2")
+	for _, w := range []string{
+		"Person   unique email           built\nPerson   unique [owner, city]   failed: Person/a and Person/c hold the same unique [owner, city]\n",
+		"  indexes: 6 built; Person unique [owner, city] failed: Person/a and Person/c hold the same unique [owner, city]\n",
+	} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output lacks %q:\n%s", w, out)
+		}
+	}
+	if code != 1 || !strings.Contains(errOut, "UnavailableError: odin.find: the build of index unique [owner, city] of Person failed") {
+		t.Errorf("find on the failed index: exit %d, stderr %q", code, errOut)
+	}
+
+	_, errOut, code = runShell(t, ".indexes Nope\n", "--data", dir, "--vms", "1")
+	if code != 1 || !strings.Contains(errOut, `no class "Nope" is defined`) {
+		t.Errorf(".indexes Nope: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = runShell(t, ".indexes a b\n", "--data", dir, "--vms", "1")
+	if code != 1 || !strings.Contains(errOut, "usage: .indexes [Class]") {
+		t.Errorf(".indexes a b: exit %d, stderr %q", code, errOut)
+	}
+}
+
 func TestShellUsage(t *testing.T) {
 	_, errOut, code := runShell(t, "", "script.js")
 	if code != 2 || !strings.Contains(errOut, "odin shell takes no arguments") {
@@ -677,4 +866,42 @@ func (v *vtScreen) String() string {
 		out = out[:len(out)-1]
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestCompleteFind(t *testing.T) {
+	cfg := host.DefaultConfig()
+	cfg.Memory, cfg.VMs = true, 1
+	node, err := host.Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Close()
+	sess, err := node.NewSession(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if out, failed, err := sess.Eval(`class Person { static indexes = ["owner", ["city", "age"]]; static unique = ["email"] }
+odin.define(Person)`); failed || err != nil {
+		t.Fatalf("%s %v", out, err)
+	}
+	sh := &shell{node: node, sess: sess, out: io.Discard, errOut: io.Discard}
+	for _, c := range []struct {
+		line, head string
+		want       []string
+	}{
+		{".find Pe", ".find ", []string{"Person "}},
+		{".indexes P", ".indexes ", []string{"Person "}},
+		{".find Person ", ".find Person ", []string{"age", "city", "email", "owner", "order=", "limit=", "after=", "select "}},
+		{".find Person owner=bob c", ".find Person owner=bob ", []string{"city"}},
+		{".find Person o", ".find Person ", []string{"owner", "order="}},
+		{".find Person order=-a", ".find Person ", []string{"order=-age "}},
+		{".find Person owner=b", ".find Person ", nil},
+		{".find Nobody o", ".find Nobody ", []string{"order="}},
+	} {
+		head, got, tail := sh.completeWord(c.line, len([]rune(c.line)))
+		if head != c.head || tail != "" || !slices.Equal(got, c.want) {
+			t.Errorf("%q: head %q, completions %q, tail %q; want head %q, completions %q", c.line, head, got, tail, c.head, c.want)
+		}
+	}
 }

@@ -65,6 +65,7 @@ var scenarios = []scenario{
 	{"channel", runChannel},
 	{"migrate", runMigrate},
 	{"objects", runObjects},
+	{"find", runFind},
 }
 
 // Names returns the scenarios Run knows, in the order `odin bench` runs them.

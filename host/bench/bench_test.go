@@ -332,3 +332,41 @@ func writeHeapProfile(b *testing.B, suffix string) {
 		b.Fatal(err)
 	}
 }
+
+// TestFind runs the find scenario small (findObjectsMin objects): lookups
+// return the objects each owner has, the full scan is far slower, the build
+// covered every object, and the note carries the figures.
+func TestFind(t *testing.T) {
+	c := &ctx{opt: Options{Duration: 100 * time.Millisecond, Runs: 1, Dir: t.TempDir(), Progress: testWriter{t}}.withDefaults(), name: "find"}
+	r, err := runFindN(c, findObjectsMin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", r)
+	if r.Unit != "finds" || !(r.OpsPerSec > 0) || r.Runs != 1 || !(r.BaselineOpsPerSec > 0) || !(r.Ratio > 1) {
+		t.Errorf("result %+v", r)
+	}
+	if r.P99ms < r.P50ms {
+		t.Errorf("p50 %v p99 %v", r.P50ms, r.P99ms)
+	}
+	for _, want := range []string{"20,000 objects of Acct", "2,000 owners", "Range {age", "Full scan without an index", "Raw bbolt cursor", "Owner index build over 20,000 objects", "Load through Store.Commit", "owner index 20,000 keys"} {
+		if !strings.Contains(r.Note, want) {
+			t.Errorf("note lacks %q: %s", want, r.Note)
+		}
+	}
+}
+
+func TestFindCount(t *testing.T) {
+	for d, want := range map[time.Duration]int{2 * time.Second: 1_000_000, time.Hour: 1_000_000, time.Second: 500_000, 100 * time.Millisecond: 50_000, time.Millisecond: 20_000} {
+		if got := findCount(d); got != want {
+			t.Errorf("findCount(%v) = %d, want %d", d, got, want)
+		}
+	}
+	seen := map[int]int{}
+	for i := range 10000 {
+		seen[acctAge(i)]++
+	}
+	if len(seen) != findAges {
+		t.Errorf("acctAge covers %d ages, want %d", len(seen), findAges)
+	}
+}

@@ -1,0 +1,779 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/odin-db/odin/cluster/directory"
+	"github.com/odin-db/odin/cluster/membership"
+	"github.com/odin-db/odin/cluster/transport"
+	"github.com/odin-db/odin/objects"
+	"github.com/odin-db/odin/persist"
+	"github.com/odin-db/odin/scripting"
+	"github.com/odin-db/odin/scripting/codec"
+)
+
+// ClusterConfig makes a node a member of a cluster: serf for membership,
+// the node transport for calls, raft for the directory.
+type ClusterConfig struct {
+	Gossip     string   // serf's gossip address, host:port (port 0 picks one)
+	RPC        string   // the node transport's address
+	Raft       string   // the directory's raft address
+	Join       []string // gossip addresses of members; none starts a new cluster
+	Token      string   // the cluster token, checked on every connection
+	EncryptKey []byte   // gossip encryption key (16, 24 or 32 bytes), optional
+	Fast       bool     // short failure detection and raft timeouts, for tests
+}
+
+// cluster is a node's part in a cluster. The directory says which node
+// owns each object; a node activates only objects it owns, claims an
+// object the first time it routes a call to one nobody owns (so objects
+// start where they are first used), and sends calls for objects owned
+// elsewhere to their node. The owners are read from the directory's local
+// copy: raft is on the path of a first activation, never of a call.
+type cluster struct {
+	n   *Node
+	tr  *transport.Transport
+	mem *membership.Membership
+	dir *directory.Directory
+
+	ready chan struct{} // closed once the node's workers exist
+
+	mu       sync.Mutex
+	claiming map[objects.Ref][]*scripting.Message // messages waiting for a claim
+	left     map[string]bool                      // members seen leaving, to remove from the directory
+	// owners caches the answers of claims: this node's copy of the
+	// directory may not have caught up with them yet.
+	owners sync.Map // objects.Ref -> string
+
+	// Class versions applied by the directory, waiting to be learnt (a
+	// slice, so that the directory's FSM never blocks on us).
+	classMu  sync.Mutex
+	learn    []persist.ClassRecord
+	learnSig chan struct{}
+
+	quit   chan struct{}
+	done   sync.WaitGroup
+	abrupt bool // stop without leaving (tests of failures)
+}
+
+// raftDir is where the directory keeps its raft log and snapshots.
+const raftDir = "raft"
+
+// claimTimeout bounds a claim of an object in the directory.
+const claimTimeout = 10 * time.Second
+
+func startCluster(n *Node, cc *ClusterConfig) (*cluster, error) {
+	c := &cluster{n: n, ready: make(chan struct{}), claiming: map[objects.Ref][]*scripting.Message{}, left: map[string]bool{},
+		learnSig: make(chan struct{}, 1), quit: make(chan struct{})}
+	log := n.cfg.Logger
+	var err error
+	c.tr, err = transport.Listen(transport.Config{Name: n.cfg.Name, Bind: cc.RPC, Token: cc.Token, Logger: log},
+		transport.Handler{Message: c.onMessage, Request: c.onRequest})
+	if err != nil {
+		return nil, fmt.Errorf("host: cluster transport on %s: %w", cc.RPC, err)
+	}
+	c.dir, err = directory.Open(directory.Config{
+		Name: n.cfg.Name, Dir: n.dir + "/" + raftDir, Bind: cc.Raft, Bootstrap: len(cc.Join) == 0,
+		Logger: log, Forward: c.forward, Fast: cc.Fast,
+		OnClass: func(rec persist.ClassRecord) {
+			c.classMu.Lock()
+			c.learn = append(c.learn, rec)
+			c.classMu.Unlock()
+			select {
+			case c.learnSig <- struct{}{}:
+			default:
+			}
+		},
+	})
+	if err != nil {
+		c.tr.Close()
+		return nil, fmt.Errorf("host: cluster directory on %s: %w", cc.Raft, err)
+	}
+	c.done.Add(2)
+	go c.learnClasses()
+	go c.reconcileLoop(cc.Fast)
+	c.mem, err = membership.Start(membership.Config{
+		Name: n.cfg.Name, Bind: cc.Gossip, Join: cc.Join, EncryptKey: cc.EncryptKey, Fast: cc.Fast, Logger: log,
+		Tags: map[string]string{"rpc": c.tr.Addr(), "raft": c.dir.Addr(), "vms": strconv.Itoa(n.cfg.VMs)},
+		OnChange: func(m membership.Member) {
+			if m.Status == membership.Left {
+				c.mu.Lock()
+				c.left[m.Name] = true
+				c.mu.Unlock()
+			}
+		},
+	})
+	if err != nil {
+		c.stop()
+		return nil, fmt.Errorf("host: cluster membership on %s: %w", cc.Gossip, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := c.dir.WaitLeader(ctx); err != nil {
+		c.stop()
+		return nil, fmt.Errorf("host: cluster: no directory leader: %w", err)
+	}
+	return c, nil
+}
+
+// stop leaves the cluster and closes its parts.
+func (c *cluster) stop() {
+	select {
+	case <-c.quit:
+		return
+	default:
+	}
+	close(c.quit)
+	if c.mem != nil {
+		if !c.abrupt {
+			_ = c.mem.Leave()
+		}
+		_ = c.mem.Shutdown()
+	}
+	c.done.Wait()
+	if c.dir != nil {
+		_ = c.dir.Close()
+	}
+	_ = c.tr.Close()
+}
+
+// register publishes this node's classes and claims the objects it stores,
+// so that the directory knows them before any other node routes to them.
+// An object another node claimed first stays stored here but unserved.
+func (c *cluster) register() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	recs, err := c.n.store.Classes()
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if err := c.dir.PutClass(ctx, rec); err != nil && !errors.Is(err, directory.ErrConflict) {
+			return fmt.Errorf("publish class %s: %w", rec.Name, err)
+		}
+	}
+	names, err := c.n.store.ClassNames()
+	if err != nil {
+		return err
+	}
+	for _, class := range names {
+		after := ""
+		for {
+			ids, err := c.n.store.ListIDs(class, after, 1000)
+			if err != nil {
+				return err
+			}
+			if len(ids) == 0 {
+				break
+			}
+			refs := make([]objects.Ref, len(ids))
+			for i, id := range ids {
+				refs[i] = objects.Ref{Class: class, ID: id}
+			}
+			owners, err := c.dir.ClaimObjects(ctx, refs, c.n.cfg.Name)
+			if err != nil {
+				return fmt.Errorf("register objects of %s: %w", class, err)
+			}
+			for i, o := range owners {
+				if o != c.n.cfg.Name {
+					c.n.cfg.Logger.Warn("object stored here is owned by another node; not serving it", "object", refs[i].String(), "owner", o)
+				}
+			}
+			after = ids[len(ids)-1]
+		}
+	}
+	return nil
+}
+
+// learnClasses adds class versions defined through other nodes.
+func (c *cluster) learnClasses() {
+	defer c.done.Done()
+	select {
+	case <-c.ready:
+	case <-c.quit:
+		return
+	}
+	for {
+		select {
+		case <-c.learnSig:
+			c.classMu.Lock()
+			recs := c.learn
+			c.learn = nil
+			c.classMu.Unlock()
+			for _, rec := range recs {
+				if err := c.n.learnClass(rec); err != nil {
+					c.n.cfg.Logger.Error("class from the directory", "class", rec.Name, "version", rec.Version, "err", err)
+				}
+			}
+		case <-c.quit:
+			return
+		}
+	}
+}
+
+// reconcileLoop keeps the raft configuration in step with serf: the leader
+// adds alive members as servers and removes those that left.
+func (c *cluster) reconcileLoop(fast bool) {
+	defer c.done.Done()
+	every := 2 * time.Second
+	if fast {
+		every = 200 * time.Millisecond
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			c.reconcile()
+		case <-c.quit:
+			return
+		}
+	}
+}
+
+func (c *cluster) reconcile() {
+	if c.mem == nil || !c.dir.IsLeader() {
+		return
+	}
+	servers, err := c.dir.Servers()
+	if err != nil {
+		return
+	}
+	have := map[string]bool{}
+	for _, s := range servers {
+		have[s.Name] = true
+	}
+	for _, m := range c.mem.Members() {
+		// AddServer is idempotent: called for every alive member it also
+		// updates the address of one that came back on another port.
+		if m.Status == membership.Alive && m.Tags["raft"] != "" {
+			if err := c.dir.AddServer(m.Name, m.Tags["raft"]); err != nil {
+				c.n.cfg.Logger.Warn("directory: add server", "node", m.Name, "err", err)
+			}
+			c.mu.Lock()
+			delete(c.left, m.Name) // back again
+			c.mu.Unlock()
+		}
+	}
+	c.mu.Lock()
+	var gone []string
+	for name := range c.left {
+		if have[name] && name != c.n.cfg.Name {
+			if m, ok := c.mem.Member(name); !ok || m.Status != membership.Alive {
+				gone = append(gone, name)
+			}
+		}
+	}
+	c.mu.Unlock()
+	for _, name := range gone {
+		if err := c.dir.RemoveServer(name); err != nil {
+			c.n.cfg.Logger.Warn("directory: remove server", "node", name, "err", err)
+			continue
+		}
+		c.mu.Lock()
+		delete(c.left, name)
+		c.mu.Unlock()
+	}
+}
+
+// forward sends a directory command to the leader.
+func (c *cluster) forward(ctx context.Context, leader string, cmd []byte) ([]byte, error) {
+	addr, err := c.rpcAddr(leader)
+	if err != nil {
+		return nil, err
+	}
+	return c.tr.Request(ctx, addr, wireForward, cmd)
+}
+
+// rpcAddr is the transport address of an alive member.
+func (c *cluster) rpcAddr(node string) (string, error) {
+	if c.mem == nil {
+		return "", fmt.Errorf("node %s is unknown", node)
+	}
+	m, ok := c.mem.Member(node)
+	switch {
+	case !ok:
+		return "", fmt.Errorf("node %s is not a member of the cluster", node)
+	case m.Status == membership.Failed:
+		return "", fmt.Errorf("node %s is down", node)
+	case m.Status == membership.Left:
+		return "", fmt.Errorf("node %s has left the cluster", node)
+	case m.Tags["rpc"] == "":
+		return "", fmt.Errorf("node %s has no transport address", node)
+	}
+	return m.Tags["rpc"], nil
+}
+
+// ownable: objects and durable channels have an owner in the directory.
+func ownable(ref objects.Ref) bool {
+	if _, _, eph := scripting.EphemeralChannel(ref); eph {
+		return false
+	}
+	return scripting.IsObject(ref) || scripting.IsChannel(ref)
+}
+
+// owns reports whether this node owns ref (false while nobody does).
+func (c *cluster) owns(ref objects.Ref) bool {
+	owner, ok := c.owner(ref)
+	return ok && owner == c.n.cfg.Name
+}
+
+// owner is the node owning ref, if any does.
+func (c *cluster) owner(ref objects.Ref) (string, bool) {
+	if owner, _, ok := c.dir.Owner(ref); ok {
+		return owner, true
+	}
+	if o, ok := c.owners.Load(ref); ok {
+		return o.(string), true
+	}
+	return "", false
+}
+
+// route sends m to another node if it is for one; handled is false when
+// m is to be delivered on this node.
+func (c *cluster) route(m *scripting.Message, hops uint8) (handled bool, err error) {
+	self := c.n.cfg.Name
+	target := m.To
+	if m.Kind == scripting.KindReply {
+		target = m.From.Obj
+	}
+	if node, _, eph := scripting.EphemeralChannel(target); eph {
+		if node == self {
+			return false, nil
+		}
+		return true, c.send(node, m, hops)
+	}
+	if !ownable(target) {
+		if m.Kind == scripting.KindReply && m.From.Node != "" && m.From.Node != self {
+			return true, c.send(m.From.Node, m, hops) // to a script on another node or a client
+		}
+		return false, nil
+	}
+	owner, ok := c.owner(target)
+	switch {
+	case !ok:
+		c.claim(m, target)
+		return true, nil
+	case owner == self:
+		return false, nil
+	}
+	return true, c.send(owner, m, hops)
+}
+
+// claim makes this node the owner of ref (unless another node already is)
+// and then routes m, and every message for ref that arrives meanwhile, in
+// order.
+func (c *cluster) claim(m *scripting.Message, ref objects.Ref) {
+	c.mu.Lock()
+	if q, busy := c.claiming[ref]; busy {
+		c.claiming[ref] = append(q, m)
+		c.mu.Unlock()
+		return
+	}
+	c.claiming[ref] = []*scripting.Message{m}
+	c.mu.Unlock()
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+		owner, _, err := c.dir.ClaimObject(ctx, ref, c.n.cfg.Name)
+		cancel()
+		if err == nil {
+			c.owners.Store(ref, owner)
+		}
+		c.mu.Lock()
+		q := c.claiming[ref]
+		delete(c.claiming, ref)
+		c.mu.Unlock()
+		for _, m := range q {
+			if err != nil {
+				c.n.failMessage(m, "UnavailableError", fmt.Sprintf("%s: the directory did not answer: %v", ref, err))
+				continue
+			}
+			if err := c.n.Route(m); err != nil {
+				c.n.failMessage(m, "UnavailableError", err.Error())
+			}
+		}
+	}()
+}
+
+// send routes m to node over the transport: a member by its address, a
+// client over the connection it opened.
+func (c *cluster) send(node string, m *scripting.Message, hops uint8) error {
+	if hops >= maxHops {
+		return fmt.Errorf("%s: forwarded %d times between nodes; the directory is settling, retry", m.To, hops)
+	}
+	body, err := encodeMessage(m, hops+1)
+	if err != nil {
+		return err
+	}
+	if c.mem != nil {
+		if _, member := c.mem.Member(node); member {
+			addr, err := c.rpcAddr(node)
+			if err != nil {
+				return fmt.Errorf("%s is on node %s: %v", describeTarget(m), node, err)
+			}
+			if err := c.tr.Send(addr, wireMessage, body); err != nil {
+				if errors.Is(err, transport.ErrOverloaded) {
+					return scripting.ErrOverloaded
+				}
+				return fmt.Errorf("%s is on node %s, which does not answer: %v", describeTarget(m), node, err)
+			}
+			return nil
+		}
+	}
+	if err := c.tr.SendPeer(node, wireMessage, body); err != nil {
+		return fmt.Errorf("%s: node %s is not connected: %v", describeTarget(m), node, err)
+	}
+	return nil
+}
+
+func describeTarget(m *scripting.Message) string {
+	if m.Kind == scripting.KindReply {
+		return "the caller " + m.From.Obj.String()
+	}
+	return m.To.String()
+}
+
+// wait blocks until the node is ready; false if it stopped first.
+func (c *cluster) wait() bool {
+	select {
+	case <-c.ready:
+		return true
+	case <-c.quit:
+		return false
+	}
+}
+
+// onMessage delivers a message another node routed here.
+func (c *cluster) onMessage(from transport.Peer, typ uint8, body []byte) {
+	if typ != wireMessage {
+		c.n.cfg.Logger.Warn("cluster: unexpected message type", "from", from.Name, "type", typ)
+		return
+	}
+	m, hops, err := decodeMessage(body)
+	if err != nil {
+		c.n.cfg.Logger.Warn("cluster: bad message", "from", from.Name, "err", err)
+		return
+	}
+	if !c.wait() {
+		return
+	}
+	if err := c.n.routeHops(m, hops); err != nil {
+		c.n.failMessage(m, "UnavailableError", err.Error())
+	}
+}
+
+// onRequest answers another node's (or a client's) request.
+func (c *cluster) onRequest(from transport.Peer, typ uint8, body []byte) ([]byte, error) {
+	if typ == wireForward {
+		// The directory serves the leader's side before the node is ready:
+		// other nodes may need it while this one is still starting.
+		return c.dir.ApplyForwarded(context.Background(), body)
+	}
+	if !c.wait() {
+		return nil, errors.New("node is stopping")
+	}
+	switch typ {
+	case wireClasses, wireDefine:
+		return c.serveClasses(typ, body)
+	case wireFind:
+		q, err := scripting.DecodeQuery(body)
+		if err != nil {
+			return nil, err
+		}
+		rows, ferr := c.n.indexes.localRows(q)
+		if ferr != nil {
+			return encodeWire(&findAnswer{ErrName: ferr.name, ErrMsg: ferr.msg})
+		}
+		return encodeWire(&findAnswer{Rows: rows})
+	case wireEntryKey:
+		r, err := decodeEntryKeyReq(body)
+		if err != nil {
+			return nil, err
+		}
+		key, ok, err := c.n.store.EntryKey(r.Class, r.Index, r.ID)
+		if err != nil || !ok {
+			return nil, err // empty: not in the index
+		}
+		return key, nil
+	}
+	return nil, fmt.Errorf("unknown request type %d", typ)
+}
+
+// findAll runs a query on every node that may hold objects of its class
+// and merges the answers by key. Nodes that are down are missing: an
+// error, or with q.Partial, named in the answer.
+func (c *cluster) findAll(q *objects.Query) (rows []findRow, missing []string, ferr *findError) {
+	body, err := scripting.EncodeQuery(q)
+	if err != nil {
+		return nil, nil, findErrorf("Error", "odin.find: %v", err)
+	}
+	type part struct {
+		node string
+		rows []findRow
+		ferr *findError // the query failed there (the same everywhere)
+		err  error      // the node did not answer
+	}
+	nodes := c.dataNodes()
+	parts := make(chan part, len(nodes))
+	for _, node := range nodes {
+		go func(node string) {
+			if node == c.n.cfg.Name {
+				r, ferr := c.n.indexes.localRows(q)
+				parts <- part{node: node, rows: r, ferr: ferr}
+				return
+			}
+			addr, err := c.rpcAddr(node)
+			if err != nil {
+				parts <- part{node: node, err: err}
+				return
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			b, err := c.tr.Request(ctx, addr, wireFind, body)
+			if err != nil {
+				parts <- part{node: node, err: err}
+				return
+			}
+			a, err := decodeFindAnswer(b)
+			switch {
+			case err != nil:
+				parts <- part{node: node, err: err}
+			case a.ErrName != "":
+				parts <- part{node: node, ferr: &findError{name: a.ErrName, msg: a.ErrMsg}}
+			default:
+				parts <- part{node: node, rows: a.Rows}
+			}
+		}(node)
+	}
+	var failures []string
+	for range nodes {
+		p := <-parts
+		switch {
+		case p.ferr != nil:
+			ferr = p.ferr
+		case p.err != nil:
+			missing = append(missing, p.node)
+			failures = append(failures, p.err.Error())
+		default:
+			rows = append(rows, p.rows...)
+		}
+	}
+	if ferr != nil {
+		return nil, nil, ferr
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 && !q.Partial {
+		sort.Strings(failures)
+		return nil, nil, findErrorf("UnavailableError", "odin.find: node %s may hold objects of %s and does not answer (%s); pass partial: true to get what the other nodes hold",
+			strings.Join(missing, ", "), q.Class, failures[0])
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		if q.Desc {
+			return string(rows[i].Key) > string(rows[j].Key)
+		}
+		return string(rows[i].Key) < string(rows[j].Key)
+	})
+	if len(rows) > q.Limit+1 {
+		rows = rows[:q.Limit+1]
+	}
+	return rows, missing, nil
+}
+
+// dataNodes are the nodes that may hold objects: the directory's servers
+// (a node stays one until it leaves the cluster, however long it is down)
+// and the alive members.
+func (c *cluster) dataNodes() []string {
+	seen := map[string]bool{c.n.cfg.Name: true}
+	if servers, err := c.dir.Servers(); err == nil {
+		for _, s := range servers {
+			seen[s.Name] = true
+		}
+	}
+	for _, m := range c.mem.Members() {
+		if m.Status == membership.Alive {
+			seen[m.Name] = true
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// entryKey asks the node owning an object for its key in an index.
+func (c *cluster) entryKey(class string, ix objects.Index, id string) ([]byte, bool, error) {
+	ref := objects.Ref{Class: class, ID: id}
+	owner, known := c.owner(ref)
+	if !known || owner == c.n.cfg.Name {
+		return c.n.store.EntryKey(class, ix, id)
+	}
+	addr, err := c.rpcAddr(owner)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s is on node %s: %v", ref, owner, err)
+	}
+	body, err := encodeWire(&entryKeyReq{Class: class, Index: ix, ID: id})
+	if err != nil {
+		return nil, false, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	b, err := c.tr.Request(ctx, addr, wireEntryKey, body)
+	if err != nil {
+		return nil, false, fmt.Errorf("%s is on node %s, which does not answer: %v", ref, owner, err)
+	}
+	return b, len(b) > 0, nil
+}
+
+func encodeWire(v any) ([]byte, error) { return cbor.Marshal(v) }
+
+// clusterUniques keeps unique values unique across the cluster: first the
+// node's own claims (commits in flight on its VMs, and its stored index),
+// then the directory, which decides between nodes with one raft write per
+// new value, and another to free the value an object gave up once the
+// commit that gave it up is durable. Both writes are made on the VM's
+// goroutine, so that a free can never overtake a later claim of the same
+// value by the same object.
+type clusterUniques struct{ c *cluster }
+
+func (u clusterUniques) Claim(class string, ix objects.Index, tuple []byte, id string) (string, error) {
+	local := u.c.n.indexes
+	holder, err := local.Claim(class, ix, tuple, id)
+	if err != nil || holder != "" || tuple == nil {
+		return holder, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+	defer cancel()
+	holder, err = u.c.dir.ClaimUnique(ctx, class, ix.Name(), tuple, id)
+	if err != nil || holder != id {
+		local.Release(class, ix, tuple, nil, id, false)
+		if err != nil {
+			return "", fmt.Errorf("the directory did not answer: %w", err)
+		}
+		return holder, nil
+	}
+	return "", nil
+}
+
+func (u clusterUniques) Release(class string, ix objects.Index, tuple, old []byte, id string, committed bool) {
+	u.c.n.indexes.Release(class, ix, tuple, old, id, committed)
+	var free []byte
+	switch {
+	case committed && old != nil && !bytes.Equal(old, tuple):
+		free = old
+	case !committed && tuple != nil && !bytes.Equal(tuple, old):
+		free = tuple
+	}
+	if free == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+	defer cancel()
+	if err := u.c.dir.FreeUnique(ctx, class, ix.Name(), free, id); err != nil {
+		u.c.n.cfg.Logger.Warn("directory: free unique value", "class", class, "index", ix.String(), "object", id, "err", err)
+	}
+}
+
+// failMessage answers a call, inspection or query that cannot be delivered
+// with an error of the given name; a reply that cannot be delivered is
+// dropped (its caller's deadline answers it).
+func (n *Node) failMessage(m *scripting.Message, name, msg string) {
+	if m.Kind == scripting.KindReply {
+		n.cfg.Logger.Warn("reply lost", "to", m.From.Obj.String(), "err", msg)
+		return
+	}
+	payload, _ := codec.AppendGo(nil, &codec.ErrorValue{Name: name, Message: msg})
+	reply := &scripting.Message{Kind: scripting.KindReply, From: m.From, Args: payload, Failed: true}
+	if err := n.Route(reply); err != nil {
+		n.cfg.Logger.Warn("reply lost", "to", m.From.Obj.String(), "err", err)
+	}
+}
+
+// learnClass adds a class version defined through another node.
+func (n *Node) learnClass(rec persist.ClassRecord) error {
+	learnt, err := n.classes.Learn(rec)
+	if err != nil || !learnt {
+		return err
+	}
+	return n.store.PutClass(rec)
+}
+
+// clusterClasses stores class versions in the directory first (which
+// refuses a conflicting definition made through another node at the same
+// time), then in the local store.
+type clusterClasses struct {
+	store *persist.Store
+	c     *cluster
+}
+
+func (cc clusterClasses) PutClass(rec persist.ClassRecord) error {
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+	defer cancel()
+	if err := cc.c.dir.PutClass(ctx, rec); err != nil {
+		if errors.Is(err, directory.ErrConflict) {
+			return fmt.Errorf("class %s version %d was defined differently through another node at the same time; define it again", rec.Name, rec.Version)
+		}
+		return err
+	}
+	return cc.store.PutClass(rec)
+}
+
+func (cc clusterClasses) Classes() ([]persist.ClassRecord, error) { return cc.store.Classes() }
+
+// Members lists the cluster's members as this node sees them (just this
+// node when it is not in a cluster).
+func (n *Node) Members() []MemberInfo {
+	if n.cluster == nil {
+		return []MemberInfo{{Name: n.cfg.Name, Status: "alive", VMs: n.cfg.VMs}}
+	}
+	var out []MemberInfo
+	for _, m := range n.cluster.mem.Members() {
+		vms, _ := strconv.Atoi(m.Tags["vms"])
+		out = append(out, MemberInfo{Name: m.Name, Addr: m.Tags["rpc"], Status: m.Status.String(), VMs: vms})
+	}
+	return out
+}
+
+// MemberInfo describes a member of the cluster.
+type MemberInfo struct {
+	Name, Addr, Status string
+	VMs                int
+}
+
+// GossipAddr is the node's serf address ("" outside a cluster): what
+// another node joins.
+func (n *Node) GossipAddr() string {
+	if n.cluster == nil {
+		return ""
+	}
+	return n.cluster.mem.Addr()
+}
+
+// RPCAddr is the node's transport address ("" outside a cluster): what
+// clients connect to.
+func (n *Node) RPCAddr() string {
+	if n.cluster == nil {
+		return ""
+	}
+	return n.cluster.tr.Addr()
+}
+
+// closeAbruptly stops the node without telling the cluster, as a crash
+// would, so that the others detect a failure (tests).
+func (n *Node) closeAbruptly() {
+	if n.cluster != nil {
+		n.cluster.abrupt = true
+	}
+	n.Close()
+}
