@@ -167,6 +167,15 @@ func (c *cluster) register() error {
 		return err
 	}
 	for _, class := range names {
+		if d := c.n.classes.Latest(class); d != nil {
+			for _, ix := range d.Indexes {
+				if ix.Unique {
+					if err := c.registerUnique(class, ix); err != nil {
+						return fmt.Errorf("register unique values of %s: %w", class, err)
+					}
+				}
+			}
+		}
 		after := ""
 		for {
 			ids, err := c.n.store.ListIDs(class, after, 1000)
@@ -193,6 +202,56 @@ func (c *cluster) register() error {
 		}
 	}
 	return nil
+}
+
+// registerUnique claims, in the directory, the values this node's objects
+// hold in a built unique index: values set before the node was in a
+// cluster, or found by a background build, are then unique across nodes
+// too. A value another node's object holds is reported, not changed.
+func (c *cluster) registerUnique(class string, ix objects.Index) error {
+	q := &objects.Query{Class: class, Index: ix.Name(), Fields: len(ix.Fields), Limit: 1000}
+	for {
+		entries, err := c.n.store.ScanIndex(q)
+		if errors.Is(err, persist.ErrIndexBuilding) {
+			return nil // registered when its build ends
+		}
+		if err != nil {
+			return err
+		}
+		if len(entries) > q.Limit {
+			entries = entries[:q.Limit]
+		}
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 32)
+		for _, e := range entries {
+			tuple, id, err := objects.SplitKey(e.Key, len(ix.Fields))
+			if err != nil {
+				return err
+			}
+			if objects.HasNull(tuple, len(ix.Fields)) {
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+				defer cancel()
+				holder, err := c.dir.ClaimUnique(ctx, class, ix.Name(), tuple, id)
+				switch {
+				case err != nil:
+					c.n.cfg.Logger.Warn("directory: claim unique value", "object", class+"/"+id, "index", ix.String(), "err", err)
+				case holder != id:
+					c.n.cfg.Logger.Error("unique value held by objects on two nodes", "index", ix.String(), "object", class+"/"+id, "other", class+"/"+holder)
+				}
+			}()
+		}
+		wg.Wait()
+		if len(entries) < q.Limit {
+			return nil
+		}
+		q.AfterKey = entries[len(entries)-1].Key
+	}
 }
 
 // learnClasses adds class versions defined through other nodes.
@@ -485,6 +544,8 @@ func (c *cluster) onRequest(from transport.Peer, typ uint8, body []byte) ([]byte
 	switch typ {
 	case wireClasses, wireDefine:
 		return c.serveClasses(typ, body)
+	case wireStatus:
+		return c.n.serveStatus(body)
 	case wireFind:
 		q, err := scripting.DecodeQuery(body)
 		if err != nil {

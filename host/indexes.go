@@ -141,6 +141,11 @@ func (ix *indexer) run() {
 					ix.n.cfg.Logger.Error("index build failed", "class", j.class, "index", st.Index.String(), "err", st.Err)
 				} else {
 					ix.n.cfg.Logger.Info("index built", "class", j.class, "index", st.Index.String(), "objects", st.Done)
+					if c := ix.n.cluster; c != nil && st.Index.Unique {
+						if err := c.registerUnique(j.class, st.Index); err != nil {
+							ix.n.cfg.Logger.Error("registering unique values", "class", j.class, "index", st.Index.String(), "err", err)
+						}
+					}
 				}
 				break
 			}
@@ -521,18 +526,9 @@ func trimPersist(err error) string {
 	return s
 }
 
-// IndexInfo describes one declared index of a class and its build.
-type IndexInfo struct {
-	Class string
-	Index string // as users write it: owner, [city, age], unique email
-	Built bool
-	Done  int // objects indexed so far by its build
-	Total int // objects of the class when the build began
-	Err   string
-}
-
-// Indexes lists the declared indexes of every class, with their builds.
-func (n *Node) Indexes() ([]IndexInfo, error) {
+// localIndexes lists the declared indexes of every class on this node,
+// with their builds.
+func (n *Node) localIndexes() ([]IndexInfo, error) {
 	var out []IndexInfo
 	for _, class := range n.classes.Names() {
 		sts, err := n.store.IndexStates(class)
@@ -540,7 +536,7 @@ func (n *Node) Indexes() ([]IndexInfo, error) {
 			return nil, err
 		}
 		for _, st := range sts {
-			out = append(out, IndexInfo{Class: class, Index: st.Index.String(), Built: st.Built, Done: st.Done, Total: st.Total, Err: st.Err})
+			out = append(out, IndexInfo{Node: n.cfg.Name, Class: class, Index: st.Index.String(), Built: st.Built, Done: st.Done, Total: st.Total, Err: st.Err})
 		}
 	}
 	return out, nil

@@ -185,6 +185,9 @@ func Open(cfg Config) (*Node, error) {
 			return fail(fmt.Errorf("host: joining the cluster: %w", err))
 		}
 	}
+	if n.client != nil {
+		n.classes.OnMiss(n.client.classes)
+	}
 	n.classes.OnDefine(func(d *scripting.ClassDef) {
 		if err := n.indexes.declare(d); err != nil {
 			cfg.Logger.Error("declare indexes", "class", d.Name, "err", err)

@@ -68,25 +68,3 @@ func (s *Session) Close() error {
 	})
 	return nil
 }
-
-// NodeStatus is what `.nodes` in the shell shows of a node.
-type NodeStatus struct {
-	Name string
-	VMs  []VMStatus // the VMs hosting objects, by number
-}
-
-// VMStatus describes one VM of a node.
-type VMStatus struct {
-	Index   int
-	Objects int // objects active in memory; -1 if the VM did not answer
-}
-
-// Status reports the node's name and, for each VM hosting objects, how many
-// objects are active on it.
-func (n *Node) Status() NodeStatus {
-	st := NodeStatus{Name: n.cfg.Name}
-	for i, w := range n.hosted {
-		st.VMs = append(st.VMs, VMStatus{Index: i, Objects: w.ActiveObjects()})
-	}
-	return st
-}

@@ -19,6 +19,7 @@ const (
 	wireForward                   // request: a directory command for the leader
 	wireClasses                   // request (clients): nothing -> []persist.ClassRecord
 	wireDefine                    // request (clients): persist.ClassRecord -> nothing
+	wireStatus                    // request: [0] -> NodeStatus; [1] (clients) -> []NodeStatus
 )
 
 // wireMsg is a scripting.Message on the wire, with a hop count that stops

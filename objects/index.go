@@ -422,6 +422,22 @@ type Undefined struct{}
 // DateMillis is a Date component: milliseconds since the epoch.
 type DateMillis float64
 
+// HasNull reports whether the first n components of the tuple t hold a
+// null: like SQL, a unique index does not compare nulls.
+func HasNull(t []byte, n int) bool {
+	for i := 0; i < n && len(t) > 0; i++ {
+		if t[0] == tagNull {
+			return true
+		}
+		l, err := ComponentLen(t)
+		if err != nil {
+			return false
+		}
+		t = t[l:]
+	}
+	return false
+}
+
 // PrefixEnd returns the smallest key greater than every key starting with p,
 // or nil if there is none (p is all 0xff).
 func PrefixEnd(p []byte) []byte {

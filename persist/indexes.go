@@ -189,7 +189,7 @@ func (s *Store) planIndexes(tx *bbolt.Tx, w *Write) ([]indexChange, error) {
 		if bytes.Equal(old, nw) {
 			continue
 		}
-		if ix.Unique && nw != nil && !hasNull(nw, len(ix.Fields)) {
+		if ix.Unique && nw != nil && !objects.HasNull(nw, len(ix.Fields)) {
 			if holder := uniqueHolder(tx, w.Class, ix.Name(), nw, len(ix.Fields)); holder != "" && holder != w.ID {
 				return nil, fmt.Errorf("%w: %s/%s would hold the same %s as %s/%s", ErrUnique, w.Class, w.ID, ix, w.Class, holder)
 			}
@@ -197,22 +197,6 @@ func (s *Store) planIndexes(tx *bbolt.Tx, w *Write) ([]indexChange, error) {
 		changes = append(changes, indexChange{name: ix.Name(), old: old, new: nw, unique: ix.Unique})
 	}
 	return changes, nil
-}
-
-// hasNull reports whether a tuple has a null component: like SQL, a unique
-// index does not compare nulls.
-func hasNull(t []byte, n int) bool {
-	for i := 0; i < n && len(t) > 0; i++ {
-		if t[0] == objects.NullTag {
-			return true
-		}
-		l, err := objects.ComponentLen(t)
-		if err != nil {
-			return false
-		}
-		t = t[l:]
-	}
-	return false
 }
 
 // uniqueHolder returns the id of an object whose entry in the index has
@@ -528,7 +512,7 @@ func (s *Store) BuildIndexStep(class, name string, n int) (st IndexStatus, done 
 			sid := string(id)
 			t, ok := s.tuple(cur.Index.Fields, func(f string) []byte { return ob.Get(objectKey(sid, f)) })
 			if ok {
-				if cur.Index.Unique && !hasNull(t, nf) {
+				if cur.Index.Unique && !objects.HasNull(t, nf) {
 					if holder := uniqueHolder(tx, class, name, t, nf); holder != "" && holder != sid {
 						cur.Err = fmt.Sprintf("%s/%s and %s/%s hold the same %s", class, holder, class, sid, cur.Index)
 						break

@@ -119,7 +119,7 @@ func modelKeys(ix objects.Index, m map[string]fields) [][]byte {
 // modelConflict returns the object of m other than id holding tuple t in
 // the unique index ix, or "".
 func modelConflict(ix objects.Index, m map[string]fields, id string, t []byte) string {
-	if t == nil || hasNull(t, len(ix.Fields)) {
+	if t == nil || objects.HasNull(t, len(ix.Fields)) {
 		return ""
 	}
 	for other, fs := range m {

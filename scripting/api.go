@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -188,8 +189,17 @@ func (x *api) newError(name, message string, props map[string]any) *goja.Object 
 	if x.errCtors[name] == nil {
 		_ = obj.Set("name", name)
 	}
+	// goja names native functions after their Go methods; users called
+	// odin.find, not github.com/.../scripting.(*api).find-fm.
+	if st := obj.Get("stack"); st != nil && strings.Contains(st.String(), "(*api).") {
+		s := goNativeFrame.ReplaceAllString(st.String(), "at odin.$1 (native)")
+		_ = obj.DefineDataProperty("stack", x.rt.ToValue(s), goja.FLAG_TRUE, goja.FLAG_TRUE, goja.FLAG_FALSE)
+	}
 	return obj
 }
+
+// goNativeFrame matches a stack frame of one of odin's native functions.
+var goNativeFrame = regexp.MustCompile(`at [\w./-]*scripting\.\(\*api\)\.(\w+)-fm \(native\)`)
 
 func (x *api) unavailable(msg string) *goja.Object { return x.newError("UnavailableError", msg, nil) }
 

@@ -56,6 +56,8 @@ type Classes struct {
 	store  ClassStore
 	// onDefine is told of each new version (the host declares its indexes).
 	onDefine func(*ClassDef)
+	fetch    func() ([]persist.ClassRecord, error) // see OnMiss
+	fetched  time.Time
 }
 
 // OnDefine sets the function told of each newly defined class version,
@@ -87,6 +89,13 @@ func NewClasses(store ClassStore) (*Classes, error) {
 
 // Latest returns the newest version of a class, or nil.
 func (c *Classes) Latest(name string) *ClassDef {
+	if d := c.latest(name); d != nil || !c.refreshed() {
+		return d
+	}
+	return c.latest(name)
+}
+
+func (c *Classes) latest(name string) *ClassDef {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	vs := c.byName[name]
@@ -94,6 +103,41 @@ func (c *Classes) Latest(name string) *ClassDef {
 		return nil
 	}
 	return vs[len(vs)-1]
+}
+
+// OnMiss sets where to look for classes this registry does not know (a
+// client asks the node it is connected to); asked at most twice a second.
+func (c *Classes) OnMiss(fetch func() ([]persist.ClassRecord, error)) {
+	c.mu.Lock()
+	c.fetch = fetch
+	c.mu.Unlock()
+}
+
+// refreshed fetches the classes defined elsewhere, if there is a fetch
+// function and it was not asked in the last half second.
+func (c *Classes) refreshed() bool {
+	c.mu.Lock()
+	fetch := c.fetch
+	if fetch == nil || time.Since(c.fetched) < 500*time.Millisecond {
+		c.mu.Unlock()
+		return false
+	}
+	c.fetched = time.Now()
+	c.mu.Unlock()
+	recs, err := fetch()
+	if err != nil {
+		return false
+	}
+	sort.Slice(recs, func(i, j int) bool {
+		if recs[i].Name != recs[j].Name {
+			return recs[i].Name < recs[j].Name
+		}
+		return recs[i].Version < recs[j].Version
+	})
+	for _, r := range recs {
+		_, _ = c.Learn(r)
+	}
+	return true
 }
 
 // Get returns one version of a class, or nil.

@@ -521,6 +521,22 @@ func (sh *shell) tasklets() (exit, failed bool) {
 }
 
 func (sh *shell) nodes() (exit, failed bool) {
+	if sh.node.RPCAddr() != "" || sh.node.VMs() == 0 {
+		// A cluster node, or a client of one: every node of the cluster.
+		sts, err := sh.node.ClusterStatus()
+		if err != nil {
+			return sh.fail("%v", err)
+		}
+		writeNodes(sh.out, sts)
+		var ixs []host.IndexInfo
+		for _, st := range sts {
+			ixs = append(ixs, st.Indexes...)
+		}
+		if s := indexSummary(ixs); s != "" {
+			fmt.Fprintf(sh.out, "indexes: %s\n", s)
+		}
+		return false, false
+	}
 	st := sh.node.Status()
 	fmt.Fprintf(sh.out, "node %s (this process): %d VMs\n", st.Name, len(st.VMs))
 	for _, vm := range st.VMs {

@@ -20,7 +20,8 @@ import (
 // progress of their builds. It reads the store without starting the node:
 // no object is reactivated and no index build is resumed, so it changes
 // nothing and returns at once. A directory another process holds is that
-// running node's; asking it (--connect) comes with the cluster.
+// running node's. With --connect, it asks a running cluster node instead,
+// which asks every other node: members, VMs, active objects, indexes.
 
 // dataFile is the store's file in a node's data directory (as host.Open
 // names it).
@@ -29,15 +30,14 @@ const dataFile = "odin.db"
 func cmdStatus(args []string, stdout, stderr io.Writer) error {
 	fset := newFlags()
 	nf := addNodeFlags(fset)
-	connect := fset.str("connect", "")
 	if err := fset.parse(args); err != nil {
 		return err
 	}
 	switch {
 	case len(fset.rest) > 0:
 		return usageError{fmt.Sprintf("odin status takes no arguments (not %q)", fset.rest[0])}
-	case *connect != "":
-		return usageError{"--connect: the cluster is not built yet; odin status reads the data directory of a stopped node (--data DIR)"}
+	case *nf.connect != "":
+		return clusterStatus(nf, stdout, stderr)
 	case *nf.memory:
 		return usageError{"--memory: an in-memory node keeps nothing after its process ends, so there is no status to read; pass --data DIR (default ./odin-data or $ODIN_DATA)"}
 	}
@@ -48,7 +48,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		if errors.Is(err, persist.ErrInUse) {
-			return fmt.Errorf("%v\n  a running odin process (odin run or odin shell) has %s open: its shell's .nodes and .indexes show its status (odin status --connect is not built yet)", err, *nf.data)
+			return fmt.Errorf("%v\n  a running odin process (odin run or odin shell) has %s open: its shell's .nodes and .indexes show its status, and so does odin status --connect ADDR for a cluster node", err, *nf.data)
 		}
 		return openError(err, *nf.data, *nf.debug)
 	}
@@ -206,11 +206,72 @@ func plural(n int, one, many string) string {
 // writeIndexes prints indexes as a table: class, index, state.
 func writeIndexes(w io.Writer, list []host.IndexInfo, header bool) {
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	nodes := map[string]bool{}
+	for _, ix := range list {
+		nodes[ix.Node] = true
+	}
+	if len(nodes) > 1 {
+		// A cluster: each node holds (and builds) the indexes of its objects.
+		if header {
+			fmt.Fprintln(tw, "NODE\tCLASS\tINDEX\tSTATE")
+		}
+		for _, ix := range list {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", ix.Node, ix.Class, ix.Index, indexState(ix))
+		}
+		tw.Flush()
+		return
+	}
 	if header {
 		fmt.Fprintln(tw, "CLASS\tINDEX\tSTATE")
 	}
 	for _, ix := range list {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", ix.Class, ix.Index, indexState(ix))
+	}
+	tw.Flush()
+}
+
+// clusterStatus asks a running cluster node for the status of every node.
+func clusterStatus(nf nodeFlags, stdout, stderr io.Writer) error {
+	node, err := nf.open(stdout, stderr)
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	sts, err := node.ClusterStatus()
+	if err != nil {
+		return err
+	}
+	writeNodes(stdout, sts)
+	var ixs []host.IndexInfo
+	for _, st := range sts {
+		ixs = append(ixs, st.Indexes...)
+	}
+	if len(ixs) > 0 {
+		fmt.Fprintln(stdout)
+		writeIndexes(stdout, ixs, true)
+	}
+	return nil
+}
+
+// writeNodes prints one line per node: its state, address and VMs.
+func writeNodes(w io.Writer, sts []host.NodeStatus) {
+	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+	fmt.Fprintln(tw, "NODE\tSTATE\tADDRESS\tVMS\tACTIVE OBJECTS")
+	for _, st := range sts {
+		active, vms := 0, "-"
+		if len(st.VMs) > 0 {
+			vms = fmt.Sprint(len(st.VMs))
+		}
+		for _, vm := range st.VMs {
+			if vm.Objects > 0 {
+				active += vm.Objects
+			}
+		}
+		state := st.State
+		if st.Err != "" {
+			state += " (" + st.Err + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", st.Name, state, st.Addr, vms, active)
 	}
 	tw.Flush()
 }
