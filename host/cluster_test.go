@@ -258,3 +258,50 @@ func TestClusterNodeDown(t *testing.T) {
 		t.Fatalf("n3's object after restart: %v", e)
 	}
 }
+
+// TestClusterUniqueAddedLater: a unique index declared on a class whose
+// objects already live on several nodes is built on each node, and the
+// values found are registered in the directory, so a value one node's
+// object holds cannot be taken on another.
+func TestClusterUniqueAddedLater(t *testing.T) {
+	tc := newTestCluster(t, 2)
+	tc.eval(0, `class User { set(e) { this.email = e; } } odin.define(User);`)
+	tc.eval(0, `await odin.ref("User", "a").set("a@x");`)
+	tc.eval(1, `await odin.ref("User", "b").set("b@x");`)
+	tc.eval(1, `class User { static unique = ["email"]; set(e) { this.email = e; } } odin.define(User);`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ixs, err := tc.nodes[0].Indexes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		built := 0
+		for _, ix := range ixs {
+			if ix.Class == "User" && ix.Built {
+				built++
+			}
+		}
+		if built == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("unique index not built on both nodes: %+v", ixs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// The claim table learns that the build ended just after the store does:
+	// until then a claim answers UnavailableError (try again).
+	var got any
+	for start := time.Now(); time.Since(start) < 10*time.Second; time.Sleep(20 * time.Millisecond) {
+		if got = tc.eval(1, `try { await odin.ref("User", "b").set("a@x"); return "taken"; } catch (e) { return e.name + " " + e.rule; }`); got != "UnavailableError undefined" {
+			break
+		}
+	}
+	if got != "ConstraintError unique" {
+		t.Fatalf("n2's object took n1's value: %v", got)
+	}
+	got = tc.eval(0, `try { await odin.ref("User", "c").set("b@x"); return "taken"; } catch (e) { return e.name + " " + e.rule; }`)
+	if got != "ConstraintError unique" {
+		t.Fatalf("n1's new object took n2's value: %v", got)
+	}
+}

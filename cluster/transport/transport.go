@@ -348,6 +348,9 @@ func (t *Transport) handshakeDial(nc net.Conn, br *bufio.Reader, addr string) (h
 	}
 	f, err := readFrame(br, helloFrame)
 	if err != nil {
+		if errors.Is(err, errMalformed) || errors.Is(err, errTooLarge) {
+			return hello{}, fmt.Errorf("transport: %s is not an odin node (its answer to the handshake is not odin's): %w", addr, err)
+		}
 		return hello{}, fmt.Errorf("transport: handshake with %s: %w", addr, err)
 	}
 	if f.kind == kindError {

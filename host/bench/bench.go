@@ -63,6 +63,7 @@ var scenarios = []scenario{
 	{"commit", runCommit},
 	{"commit-1", runCommit1},
 	{"channel", runChannel},
+	{"call-remote", runCallRemote},
 	{"migrate", runMigrate},
 	{"objects", runObjects},
 	{"find", runFind},

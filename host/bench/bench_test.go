@@ -370,3 +370,56 @@ func TestFindCount(t *testing.T) {
 		t.Errorf("acctAge covers %d ages, want %d", len(seen), findAges)
 	}
 }
+
+// TestCallRemote runs the call-remote scenario briefly: the calls crossed
+// the nodes (openRemotePair checks that n2 owns the objects), some were
+// timed with the Go clock, and the note carries the absolute targets.
+func TestCallRemote(t *testing.T) {
+	r, err := Run("call-remote", Options{Duration: 100 * time.Millisecond, Runs: 2, Dir: t.TempDir(), Progress: testWriter{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%+v", r)
+	if r.Unit != "calls" || !(r.OpsPerSec > 0) || r.Runs != 2 || !(r.BaselineOpsPerSec > 0) || r.TargetRatio != targetCallRemote {
+		t.Errorf("result %+v", r)
+	}
+	if !(r.P50ms > 0) || r.P99ms < r.P50ms {
+		t.Errorf("p50 %v p99 %v", r.P50ms, r.P99ms)
+	}
+	for _, want := range []string{"owned by n2", "calls/s", "p50 ≤ 0.5 ms", "timed with the Go clock", "Baseline: transport.Request of 96 B"} {
+		if !strings.Contains(r.Note, want) {
+			t.Errorf("note lacks %q: %s", want, r.Note)
+		}
+	}
+}
+
+func TestRemoteStamps(t *testing.T) {
+	s := &remoteStamps{on: true}
+	for _, line := range []string{"s3\n", "hello\n", "e3\n", "e4\n", "s99\n", "e99\n", "s\n", "x1\n"} {
+		s.WriteString(line)
+	}
+	if lat := s.latencies(); len(lat) != 1 || lat[0] < 0 {
+		t.Fatalf("latencies %v, want one", lat)
+	}
+}
+
+// BenchmarkCallRemote: one op is a call from a script tasklet on n1 to an
+// object owned by n2, remoteCallers tasklets calling at once (two cluster
+// nodes in this process, TCP on loopback; nothing stamped). Compare with
+// cluster/transport's BenchmarkEcho.
+func BenchmarkCallRemote(b *testing.B) {
+	c := &ctx{opt: Options{Dir: b.TempDir()}.withDefaults(), name: "call-remote"}
+	p, err := openRemotePair(c)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.close()
+	if _, err := p.run(0, 20*remoteCallers, 0); err != nil { // warm up
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	if _, err := p.run(0, b.N, 0); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "calls/s")
+}
