@@ -228,7 +228,7 @@ func (c *cluster) registerUnique(class string, ix objects.Index) error {
 			if err != nil {
 				return err
 			}
-			if objects.HasNull(tuple, len(ix.Fields)) {
+			if objects.HasUnset(tuple, len(ix.Fields)) {
 				continue
 			}
 			wg.Add(1)

@@ -53,6 +53,8 @@ type modelObj struct {
 // null < false < true < numbers < dates < strings.
 func keyRank(v any) int {
 	switch x := v.(type) {
+	case undefinedKey:
+		return 1
 	case nil:
 		return 2
 	case bool:
@@ -85,16 +87,24 @@ func cmpKeyVal(a, b any) int {
 	return 0
 }
 
-// indexed reports whether o is in an index of fields: every field present
-// and indexable.
+// indexed reports whether o is in an index of fields: its first field
+// present and indexable (a later one that is not counts as undefined).
 func (o modelObj) indexed(fields []string) bool {
-	for _, f := range fields {
-		v, ok := o.f[f]
-		if !ok || keyRank(v) < 0 {
-			return false
-		}
+	v, ok := o.f[fields[0]]
+	return ok && keyRank(v) >= 0
+}
+
+// undefinedKey stands for a missing or unindexable later field of a
+// compound index, which sorts before every value.
+type undefinedKey struct{}
+
+// keyVal is what the index orders o by in field f.
+func (o modelObj) keyVal(f string) any {
+	v, ok := o.f[f]
+	if !ok || keyRank(v) < 0 {
+		return undefinedKey{}
 	}
-	return true
+	return v
 }
 
 // qcase is one query and how to compute its answer by brute force.
@@ -121,7 +131,7 @@ func (q qcase) expect(model map[string]modelObj) []string {
 	}
 	slices.SortFunc(hits, func(a, b modelObj) int {
 		for _, f := range q.order {
-			if c := cmpKeyVal(a.f[f], b.f[f]); c != 0 {
+			if c := cmpKeyVal(a.keyVal(f), b.keyVal(f)); c != 0 {
 				return c
 			}
 		}

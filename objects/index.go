@@ -422,11 +422,12 @@ type Undefined struct{}
 // DateMillis is a Date component: milliseconds since the epoch.
 type DateMillis float64
 
-// HasNull reports whether the first n components of the tuple t hold a
-// null: like SQL, a unique index does not compare nulls.
-func HasNull(t []byte, n int) bool {
+// HasUnset reports whether one of the first n components of the tuple t is
+// null or undefined (a missing field): like SQL's nulls, a unique index
+// does not compare them.
+func HasUnset(t []byte, n int) bool {
 	for i := 0; i < n && len(t) > 0; i++ {
-		if t[0] == tagNull {
+		if t[0] == tagNull || t[0] == tagUndefined {
 			return true
 		}
 		l, err := ComponentLen(t)

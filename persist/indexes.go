@@ -141,20 +141,25 @@ func touches(w *Write, ix *objects.Index) bool {
 	return false
 }
 
-// tuple computes the key tuple of fields from get; ok is false if some
-// field is absent or not indexable (the object is then not in the index).
+// tuple computes the key tuple of fields from get; ok is false if the
+// first field is absent, undefined or not indexable (the object is then not
+// in the index). A later field of a compound index that is absent or holds
+// a value that cannot be indexed counts as undefined, so that a query on
+// the leading fields finds the object.
 func (s *Store) tuple(fields []string, get func(string) []byte) (t []byte, ok bool) {
-	for _, f := range fields {
-		v := get(f)
-		if v == nil {
-			return nil, false
-		}
+	for i, f := range fields {
 		start := len(t)
-		if t, ok = s.cfg.IndexKey(t, v); !ok || len(t) == start {
-			return nil, false
+		if v := get(f); v != nil {
+			if t, ok = s.cfg.IndexKey(t, v); !ok || len(t) == start {
+				t = t[:start]
+			}
 		}
-		if t[start] == objects.UndefinedTag {
-			return nil, false // a stored undefined is as absent as a missing field
+		switch {
+		case len(t) > start && t[start] != objects.UndefinedTag:
+		case i == 0:
+			return nil, false
+		default:
+			t = append(t[:start], objects.UndefinedTag)
 		}
 	}
 	return t, true
@@ -189,7 +194,7 @@ func (s *Store) planIndexes(tx *bbolt.Tx, w *Write) ([]indexChange, error) {
 		if bytes.Equal(old, nw) {
 			continue
 		}
-		if ix.Unique && nw != nil && !objects.HasNull(nw, len(ix.Fields)) {
+		if ix.Unique && nw != nil && !objects.HasUnset(nw, len(ix.Fields)) {
 			if holder := uniqueHolder(tx, w.Class, ix.Name(), nw, len(ix.Fields)); holder != "" && holder != w.ID {
 				return nil, fmt.Errorf("%w: %s/%s would hold the same %s as %s/%s", ErrUnique, w.Class, w.ID, ix, w.Class, holder)
 			}
@@ -512,7 +517,7 @@ func (s *Store) BuildIndexStep(class, name string, n int) (st IndexStatus, done 
 			sid := string(id)
 			t, ok := s.tuple(cur.Index.Fields, func(f string) []byte { return ob.Get(objectKey(sid, f)) })
 			if ok {
-				if cur.Index.Unique && !objects.HasNull(t, nf) {
+				if cur.Index.Unique && !objects.HasUnset(t, nf) {
 					if holder := uniqueHolder(tx, class, name, t, nf); holder != "" && holder != sid {
 						cur.Err = fmt.Sprintf("%s/%s and %s/%s hold the same %s", class, holder, class, sid, cur.Index)
 						break

@@ -88,17 +88,22 @@ func modelApply(m map[string]fields, w *Write) {
 	}
 }
 
-// modelTuple is the tuple an object with fields fs has in ix, or nil.
+// modelTuple is the tuple an object with fields fs has in ix, or nil: its
+// first field must be there and indexable; a later one that is not counts
+// as undefined.
 func modelTuple(ix objects.Index, fs fields) []byte {
 	var t []byte
-	for _, f := range ix.Fields {
-		v, ok := fs[f]
-		if !ok {
-			return nil
-		}
+	for i, f := range ix.Fields {
 		start := len(t)
-		if t, ok = codec.KeyOf(t, v); !ok || t[start] == objects.UndefinedTag {
-			return nil
+		v, ok := fs[f]
+		if ok {
+			t, ok = codec.KeyOf(t, v)
+		}
+		if !ok || t[start] == objects.UndefinedTag {
+			if i == 0 {
+				return nil
+			}
+			t = append(t[:start], objects.UndefinedTag)
 		}
 	}
 	return t
@@ -119,7 +124,7 @@ func modelKeys(ix objects.Index, m map[string]fields) [][]byte {
 // modelConflict returns the object of m other than id holding tuple t in
 // the unique index ix, or "".
 func modelConflict(ix objects.Index, m map[string]fields, id string, t []byte) string {
-	if t == nil || objects.HasNull(t, len(ix.Fields)) {
+	if t == nil || objects.HasUnset(t, len(ix.Fields)) {
 		return ""
 	}
 	for other, fs := range m {
@@ -280,8 +285,8 @@ func TestIndexMaintainedByCommits(t *testing.T) {
 	if got := len(indexKeys(t, s, "User", ixOwner)); got != 3 {
 		t.Fatalf("owner index has %d entries", got)
 	}
-	if got := len(indexKeys(t, s, "User", ixCityAge)); got != 2 {
-		t.Fatalf("city,age index has %d entries (u3 has no age)", got)
+	if got := len(indexKeys(t, s, "User", ixCityAge)); got != 3 {
+		t.Fatalf("city,age index has %d entries (u3, with no age, is under (Oslo, undefined))", got)
 	}
 
 	// An update moves the entry; a write of other fields leaves it alone.
