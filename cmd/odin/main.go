@@ -32,6 +32,9 @@ Usage:
   odin status [--data DIR]
                  what a stopped node's data directory holds: the node, its classes
                  with their objects, the indexes and how far their builds are
+  odin inspect [--connect ADDR | --data DIR] Class/id
+                 what odin.inspect says of one object: class, version, node, VM,
+                 state, suspended tasklets, log length
   odin bench [--data DIR] [--vms N] [--duration D] [--runs N] [--json] [SCENARIO...]
                  measure the scenarios of docs/performance against in-run baselines
   odin version   print the version
@@ -70,6 +73,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdStatus(args[1:], stdout, stderr)
 	case "node":
 		err = cmdNode(args[1:], stdout, stderr)
+	case "inspect":
+		err = cmdInspect(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
