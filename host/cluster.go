@@ -50,7 +50,6 @@ type cluster struct {
 
 	mu       sync.Mutex
 	claiming map[objects.Ref][]*scripting.Message // messages waiting for a claim
-	left     map[string]bool                      // members seen leaving, to remove from the directory
 	// owners caches the answers of claims: this node's copy of the
 	// directory may not have caught up with them yet.
 	owners sync.Map // objects.Ref -> string
@@ -61,9 +60,8 @@ type cluster struct {
 	learn    []persist.ClassRecord
 	learnSig chan struct{}
 
-	quit   chan struct{}
-	done   sync.WaitGroup
-	abrupt bool // stop without leaving (tests of failures)
+	quit chan struct{}
+	done sync.WaitGroup
 }
 
 // raftDir is where the directory keeps its raft log and snapshots.
@@ -73,7 +71,7 @@ const raftDir = "raft"
 const claimTimeout = 10 * time.Second
 
 func startCluster(n *Node, cc *ClusterConfig) (*cluster, error) {
-	c := &cluster{n: n, ready: make(chan struct{}), claiming: map[objects.Ref][]*scripting.Message{}, left: map[string]bool{},
+	c := &cluster{n: n, ready: make(chan struct{}), claiming: map[objects.Ref][]*scripting.Message{},
 		learnSig: make(chan struct{}, 1), quit: make(chan struct{})}
 	log := n.cfg.Logger
 	var err error
@@ -105,13 +103,6 @@ func startCluster(n *Node, cc *ClusterConfig) (*cluster, error) {
 	c.mem, err = membership.Start(membership.Config{
 		Name: n.cfg.Name, Bind: cc.Gossip, Join: cc.Join, EncryptKey: cc.EncryptKey, Fast: cc.Fast, Logger: log,
 		Tags: map[string]string{"rpc": c.tr.Addr(), "raft": c.dir.Addr(), "vms": strconv.Itoa(n.cfg.VMs)},
-		OnChange: func(m membership.Member) {
-			if m.Status == membership.Left {
-				c.mu.Lock()
-				c.left[m.Name] = true
-				c.mu.Unlock()
-			}
-		},
 	})
 	if err != nil {
 		c.stop()
@@ -126,7 +117,8 @@ func startCluster(n *Node, cc *ClusterConfig) (*cluster, error) {
 	return c, nil
 }
 
-// stop leaves the cluster and closes its parts.
+// stop closes the node's parts of the cluster without leaving it: the
+// others see the node fail and wait for it to come back.
 func (c *cluster) stop() {
 	select {
 	case <-c.quit:
@@ -135,9 +127,6 @@ func (c *cluster) stop() {
 	}
 	close(c.quit)
 	if c.mem != nil {
-		if !c.abrupt {
-			_ = c.mem.Leave()
-		}
 		_ = c.mem.Shutdown()
 	}
 	c.done.Wait()
@@ -281,7 +270,10 @@ func (c *cluster) learnClasses() {
 }
 
 // reconcileLoop keeps the raft configuration in step with serf: the leader
-// adds alive members as servers and removes those that left.
+// adds alive members as servers. A member that stops stays a server (and
+// a member serf sees as failed) until it comes back: a node's objects are
+// its own, and queries must know it may hold some. Removing a node for
+// good is not built yet.
 func (c *cluster) reconcileLoop(fast bool) {
 	defer c.done.Done()
 	every := 2 * time.Second
@@ -304,14 +296,6 @@ func (c *cluster) reconcile() {
 	if c.mem == nil || !c.dir.IsLeader() {
 		return
 	}
-	servers, err := c.dir.Servers()
-	if err != nil {
-		return
-	}
-	have := map[string]bool{}
-	for _, s := range servers {
-		have[s.Name] = true
-	}
 	for _, m := range c.mem.Members() {
 		// AddServer is idempotent: called for every alive member it also
 		// updates the address of one that came back on another port.
@@ -319,29 +303,7 @@ func (c *cluster) reconcile() {
 			if err := c.dir.AddServer(m.Name, m.Tags["raft"]); err != nil {
 				c.n.cfg.Logger.Warn("directory: add server", "node", m.Name, "err", err)
 			}
-			c.mu.Lock()
-			delete(c.left, m.Name) // back again
-			c.mu.Unlock()
 		}
-	}
-	c.mu.Lock()
-	var gone []string
-	for name := range c.left {
-		if have[name] && name != c.n.cfg.Name {
-			if m, ok := c.mem.Member(name); !ok || m.Status != membership.Alive {
-				gone = append(gone, name)
-			}
-		}
-	}
-	c.mu.Unlock()
-	for _, name := range gone {
-		if err := c.dir.RemoveServer(name); err != nil {
-			c.n.cfg.Logger.Warn("directory: remove server", "node", name, "err", err)
-			continue
-		}
-		c.mu.Lock()
-		delete(c.left, name)
-		c.mu.Unlock()
 	}
 }
 
@@ -828,13 +790,4 @@ func (n *Node) RPCAddr() string {
 		return ""
 	}
 	return n.cluster.tr.Addr()
-}
-
-// closeAbruptly stops the node without telling the cluster, as a crash
-// would, so that the others detect a failure (tests).
-func (n *Node) closeAbruptly() {
-	if n.cluster != nil {
-		n.cluster.abrupt = true
-	}
-	n.Close()
 }

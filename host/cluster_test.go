@@ -65,9 +65,10 @@ func (tc *testCluster) start(i int) {
 	tc.nodes[i] = n
 }
 
-// crash stops node i without leaving the cluster: the others see it fail.
+// crash stops node i: the others see it fail (a node never leaves the
+// cluster when it stops).
 func (tc *testCluster) crash(i int) {
-	tc.nodes[i].closeAbruptly()
+	tc.nodes[i].Close()
 	tc.nodes[i] = nil
 }
 

@@ -16,8 +16,8 @@ import (
 	"github.com/odin-db/odin/host"
 )
 
-// cmdNode runs a cluster node until SIGINT or SIGTERM, then leaves the
-// cluster and stops.
+// cmdNode runs a cluster node until SIGINT or SIGTERM, then stops it
+// (without leaving the cluster: the others wait for it to come back).
 func cmdNode(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags()
 	data := fs.str("data", defaultDataDir())
