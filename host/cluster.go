@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -50,6 +51,9 @@ type cluster struct {
 
 	mu       sync.Mutex
 	claiming map[objects.Ref][]*scripting.Message // messages waiting for a claim
+	// claimsRunning counts the claims in progress, so that routing takes
+	// the lock above only while there are some.
+	claimsRunning atomic.Int32
 	// owners caches the answers of claims: this node's copy of the
 	// directory may not have caught up with them yet.
 	owners sync.Map // objects.Ref -> string
@@ -380,6 +384,9 @@ func (c *cluster) route(m *scripting.Message, hops uint8) (handled bool, err err
 		}
 		return false, nil
 	}
+	if c.claimsRunning.Load() > 0 && c.queueBehindClaim(target, m) {
+		return true, nil
+	}
 	owner, ok := c.owner(target)
 	switch {
 	case !ok:
@@ -391,9 +398,21 @@ func (c *cluster) route(m *scripting.Message, hops uint8) (handled bool, err err
 	return true, c.send(owner, m, hops)
 }
 
+// queueBehindClaim queues m if a claim of ref is running, so that it is
+// routed after the messages that wait for the claim.
+func (c *cluster) queueBehindClaim(ref objects.Ref, m *scripting.Message) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	q, busy := c.claiming[ref]
+	if busy {
+		c.claiming[ref] = append(q, m)
+	}
+	return busy
+}
+
 // claim makes this node the owner of ref (unless another node already is)
-// and then routes m, and every message for ref that arrives meanwhile, in
-// order.
+// and then routes m, and every message for ref that arrives until they are
+// all routed, in order.
 func (c *cluster) claim(m *scripting.Message, ref objects.Ref) {
 	c.mu.Lock()
 	if q, busy := c.claiming[ref]; busy {
@@ -402,28 +421,46 @@ func (c *cluster) claim(m *scripting.Message, ref objects.Ref) {
 		return
 	}
 	c.claiming[ref] = []*scripting.Message{m}
+	c.claimsRunning.Add(1)
 	c.mu.Unlock()
 	go func() {
+		defer c.claimsRunning.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
 		owner, _, err := c.dir.ClaimObject(ctx, ref, c.n.cfg.Name)
 		cancel()
 		if err == nil {
 			c.owners.Store(ref, owner)
 		}
-		c.mu.Lock()
-		q := c.claiming[ref]
-		delete(c.claiming, ref)
-		c.mu.Unlock()
-		for _, m := range q {
-			if err != nil {
-				c.n.failMessage(m, "UnavailableError", fmt.Sprintf("%s: the directory did not answer: %v", ref, err))
-				continue
+		for {
+			c.mu.Lock()
+			q := c.claiming[ref]
+			if len(q) == 0 {
+				delete(c.claiming, ref)
+				c.mu.Unlock()
+				return
 			}
-			if err := c.n.Route(m); err != nil {
-				c.n.failMessage(m, "UnavailableError", err.Error())
+			c.claiming[ref] = []*scripting.Message{}
+			c.mu.Unlock()
+			for _, m := range q {
+				if err != nil {
+					c.n.failMessage(m, "UnavailableError", fmt.Sprintf("%s: the directory did not answer: %v", ref, err))
+					continue
+				}
+				if err := c.n.deliver(m, owner); err != nil {
+					c.n.failMessage(m, "UnavailableError", err.Error())
+				}
 			}
 		}
 	}()
+}
+
+// deliver routes m, whose target owner holds: to a VM of this node, or
+// over the transport.
+func (n *Node) deliver(m *scripting.Message, owner string) error {
+	if owner != n.cfg.Name {
+		return n.cluster.send(owner, m, 0)
+	}
+	return n.deliverLocal(m)
 }
 
 // send routes m to node over the transport: a member by its address, a

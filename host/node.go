@@ -375,6 +375,11 @@ func (n *Node) routeHops(m *scripting.Message, hops uint8) error {
 			return err
 		}
 	}
+	return n.deliverLocal(m)
+}
+
+// deliverLocal hands m to the VM of this node that hosts its target.
+func (n *Node) deliverLocal(m *scripting.Message) error {
 	all := *n.all.Load()
 	to := m.To
 	if m.Kind == scripting.KindReply {
