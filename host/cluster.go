@@ -64,8 +64,18 @@ type cluster struct {
 	learn    []persist.ClassRecord
 	learnSig chan struct{}
 
+	// peers is each member's status and transport address as serf last
+	// told them: one map read per message sent, instead of a walk of
+	// serf's member list.
+	peers sync.Map // string -> peer
+
 	quit chan struct{}
 	done sync.WaitGroup
+}
+
+type peer struct {
+	status membership.Status
+	rpc    string
 }
 
 // raftDir is where the directory keeps its raft log and snapshots.
@@ -107,6 +117,9 @@ func startCluster(n *Node, cc *ClusterConfig) (*cluster, error) {
 	c.mem, err = membership.Start(membership.Config{
 		Name: n.cfg.Name, Bind: cc.Gossip, Join: cc.Join, EncryptKey: cc.EncryptKey, Fast: cc.Fast, Logger: log,
 		Tags: map[string]string{"rpc": c.tr.Addr(), "raft": c.dir.Addr(), "vms": strconv.Itoa(n.cfg.VMs)},
+		OnChange: func(m membership.Member) {
+			c.peers.Store(m.Name, peer{status: m.Status, rpc: m.Tags["rpc"]})
+		},
 	})
 	if err != nil {
 		c.stop()
@@ -322,21 +335,20 @@ func (c *cluster) forward(ctx context.Context, leader string, cmd []byte) ([]byt
 
 // rpcAddr is the transport address of an alive member.
 func (c *cluster) rpcAddr(node string) (string, error) {
-	if c.mem == nil {
-		return "", fmt.Errorf("node %s is unknown", node)
-	}
-	m, ok := c.mem.Member(node)
-	switch {
-	case !ok:
+	v, ok := c.peers.Load(node)
+	if !ok {
 		return "", fmt.Errorf("node %s is not a member of the cluster", node)
-	case m.Status == membership.Failed:
+	}
+	p := v.(peer)
+	switch {
+	case p.status == membership.Failed:
 		return "", fmt.Errorf("node %s is down", node)
-	case m.Status == membership.Left:
+	case p.status == membership.Left:
 		return "", fmt.Errorf("node %s has left the cluster", node)
-	case m.Tags["rpc"] == "":
+	case p.rpc == "":
 		return "", fmt.Errorf("node %s has no transport address", node)
 	}
-	return m.Tags["rpc"], nil
+	return p.rpc, nil
 }
 
 // ownable: objects and durable channels have an owner in the directory.
@@ -473,20 +485,18 @@ func (c *cluster) send(node string, m *scripting.Message, hops uint8) error {
 	if err != nil {
 		return err
 	}
-	if c.mem != nil {
-		if _, member := c.mem.Member(node); member {
-			addr, err := c.rpcAddr(node)
-			if err != nil {
-				return fmt.Errorf("%s is on node %s: %v", describeTarget(m), node, err)
-			}
-			if err := c.tr.Send(addr, wireMessage, body); err != nil {
-				if errors.Is(err, transport.ErrOverloaded) {
-					return scripting.ErrOverloaded
-				}
-				return fmt.Errorf("%s is on node %s, which does not answer: %v", describeTarget(m), node, err)
-			}
-			return nil
+	if _, member := c.peers.Load(node); member {
+		addr, err := c.rpcAddr(node)
+		if err != nil {
+			return fmt.Errorf("%s is on node %s: %v", describeTarget(m), node, err)
 		}
+		if err := c.tr.Send(addr, wireMessage, body); err != nil {
+			if errors.Is(err, transport.ErrOverloaded) {
+				return scripting.ErrOverloaded
+			}
+			return fmt.Errorf("%s is on node %s, which does not answer: %v", describeTarget(m), node, err)
+		}
+		return nil
 	}
 	if err := c.tr.SendPeer(node, wireMessage, body); err != nil {
 		return fmt.Errorf("%s: node %s is not connected: %v", describeTarget(m), node, err)
