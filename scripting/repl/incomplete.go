@@ -28,7 +28,10 @@ func Incomplete(src string) bool {
 		return lx.continued
 	}
 	msg, off := firstError(err, wrapped)
-	return msg == "Unexpected end of input" || off >= len(prefix)+len(src)
+	// goja reports a try with no catch yet at the try; the catch may be
+	// on the next line, as Node's REPL allows.
+	return msg == "Unexpected end of input" || off >= len(prefix)+len(src) ||
+		msg == "Missing catch or finally after try" && strings.HasSuffix(strings.TrimSpace(src), "}")
 }
 
 // lexState is what a rough scan of an input finds at its end.

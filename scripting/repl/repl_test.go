@@ -269,6 +269,8 @@ func TestSyntaxErrors(t *testing.T) {
 
 func TestIncomplete(t *testing.T) {
 	incomplete := []string{
+		"try { f() }",
+		"try {\n  f()\n}",
 		"class A {",
 		"class A {\n  m() {",
 		"foo(",
