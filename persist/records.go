@@ -18,14 +18,14 @@ import (
 type ObjectRecords struct {
 	Meta    *ObjectMeta `cbor:"1,keyasint,omitempty"` // nil: no state stored (a log alone, or nothing)
 	Fields  []FieldPut  `cbor:"2,keyasint,omitempty"` // every field record, in key order
-	LogBase []byte      `cbor:"3,keyasint,omitempty"` // nil: no log (the object is quiescent)
+	LogBase []byte      `cbor:"3,keyasint,omitempty"` // empty: no log (the object is quiescent)
 	Log     []LogEntry  `cbor:"4,keyasint,omitempty"` // the events, in order
-	Dedupe  []byte      `cbor:"5,keyasint,omitempty"` // nil: no dedupe record
+	Dedupe  []byte      `cbor:"5,keyasint,omitempty"` // empty: no dedupe record
 }
 
 // Empty reports whether the store held nothing for the object.
 func (r *ObjectRecords) Empty() bool {
-	return r.Meta == nil && len(r.Fields) == 0 && r.LogBase == nil && len(r.Log) == 0 && r.Dedupe == nil
+	return r.Meta == nil && len(r.Fields) == 0 && len(r.LogBase) == 0 && len(r.Log) == 0 && len(r.Dedupe) == 0
 }
 
 // Size is the number of value bytes the records carry (for limits and logs).
@@ -62,7 +62,7 @@ func (s *Store) Export(class, id string) (r ObjectRecords, ok bool, err error) {
 				if r.Meta == nil {
 					return corrupt("objects/"+class, k, errors.New("field record without meta record"))
 				}
-				r.Fields = append(r.Fields, FieldPut{Name: string(k[len(prefix):]), Value: bytes.Clone(v)})
+				r.Fields = append(r.Fields, FieldPut{Name: string(k[len(prefix):]), Value: append([]byte{}, v...)})
 			}
 		}
 		if b := tx.Bucket(bucketLogs).Bucket([]byte(class)); b != nil {
@@ -103,6 +103,9 @@ func (s *Store) Export(class, id string) (r ObjectRecords, ok bool, err error) {
 func ImportWrite(class, id string, r *ObjectRecords) *Write {
 	w := &Write{Class: class, ID: id, Delete: true, Meta: r.Meta, Puts: r.Fields,
 		LogClear: true, LogBase: r.LogBase, LogAppend: r.Log, Dedupe: r.Dedupe}
+	if len(w.LogBase) == 0 {
+		w.LogBase = nil // an empty base is no log
+	}
 	if w.Dedupe == nil {
 		w.Dedupe = []byte{} // delete a dedupe record left from before
 	}
@@ -138,7 +141,7 @@ func CheckRecords(class, id string, r *ObjectRecords) error {
 			return fmt.Errorf("%w: records of %s/%q: log events out of order", ErrInvalid, class, id)
 		}
 	}
-	if len(r.Log) > 0 && r.LogBase == nil {
+	if len(r.Log) > 0 && len(r.LogBase) == 0 {
 		return fmt.Errorf("%w: records of %s/%q: log events without a base", ErrInvalid, class, id)
 	}
 	return nil
