@@ -64,7 +64,9 @@ type Router interface {
 	// VMOf returns the VM of this node that hosts ref, or -1 if another node
 	// does.
 	VMOf(ref objects.Ref) int
-	// Migrate moves an object to another VM of this node; done is called
-	// (on any goroutine) when the move is over.
-	Migrate(ref objects.Ref, vm int, done func(error))
+	// Migrate moves an object to VM vm of node, wherever it is now: node
+	// "" is the node hosting it, vm < 0 the VM that node places it on (no
+	// move between the VMs of its node). done is called (on any goroutine)
+	// when the move is over.
+	Migrate(ref objects.Ref, node string, vm int, done func(error))
 }
