@@ -424,6 +424,9 @@ func (c *cluster) route(m *scripting.Message, hops uint8) (handled bool, err err
 	}
 	if !ownable(target) {
 		if m.Kind == scripting.KindReply && m.From.Node != "" && m.From.Node != self {
+			if r := m.From.Relay; r != "" && r != self {
+				return true, c.send(r, m, hops) // to a client of another node, through it
+			}
 			return true, c.send(m.From.Node, m, hops) // to a script on another node or a client
 		}
 		return false, nil
@@ -535,6 +538,10 @@ func (c *cluster) onMessage(from transport.Peer, typ uint8, body []byte) {
 	}
 	if !c.wait() {
 		return
+	}
+	if from.Addr == "" && m.From.Node == from.Name && m.Kind != scripting.KindReply {
+		// From a client (it does not listen): only this node can answer it.
+		m.From.Relay = c.n.cfg.Name
 	}
 	if err := c.n.routeHops(m, hops); err != nil {
 		c.n.failMessage(m, "UnavailableError", err.Error())

@@ -410,3 +410,32 @@ func TestMoveBetweenVMsWakesTimers(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestClusterClientMoves: a client connected to n2 calls an object living
+// on n1 (the reply comes back through n2, the only node connected to the
+// client), and moves it to n2 and to n3.
+func TestClusterClientMoves(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	tc.eval(0, movingClasses)
+	tc.eval(0, `await odin.ref("Item", "a").init("bob", "A1");`)
+	cfg := DefaultConfig()
+	cfg.Connect = &ConnectConfig{Addr: tc.nodes[1].RPCAddr(), Token: "secret"}
+	cfg.CallTimeout = 10 * time.Second
+	cl, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	v, err := cl.Eval("client.js", `
+		const a = odin.ref("Item", "a");
+		const out = [await a.inc(), (await odin.placement(a)).node];
+		await odin.migrate(a, { node: "n2" });
+		out.push(await a.inc(), (await odin.placement(a)).node);
+		await odin.migrate(a, { node: "n3", vm: 1 });
+		const p = await odin.placement(a);
+		out.push(await a.inc(), p.node + "/" + p.vm, (await odin.find("Item", { owner: "bob" })).length);
+		return out;`)
+	if got := fmt.Sprint(v); err != nil || got != "[1 n1 2 n2 3 n3/1 1]" {
+		t.Fatalf("through a client: %v, %v", got, err)
+	}
+}

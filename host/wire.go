@@ -42,6 +42,7 @@ type wireMsg struct {
 	CallID   string      `cbor:"10,keyasint,omitempty"`
 	Deadline int64       `cbor:"11,keyasint,omitempty"`
 	Hops     uint8       `cbor:"12,keyasint,omitempty"`
+	Relay    string      `cbor:"13,keyasint,omitempty"` // From.Relay
 }
 
 // maxHops bounds how often a message is forwarded between nodes.
@@ -64,7 +65,7 @@ func encodeMessage(m *scripting.Message, hops uint8) ([]byte, error) {
 	return cbor.Marshal(&wireMsg{
 		Kind: uint8(m.Kind), To: m.To, Method: m.Method, Args: m.Args, Failed: m.Failed,
 		FromNode: m.From.Node, FromVM: m.From.VM, FromObj: m.From.Obj, FromSeq: m.From.Seq,
-		CallID: m.CallID, Deadline: m.Deadline, Hops: hops,
+		CallID: m.CallID, Deadline: m.Deadline, Hops: hops, Relay: m.From.Relay,
 	})
 }
 
@@ -81,7 +82,7 @@ func decodeMessage(b []byte) (*scripting.Message, uint8, error) {
 	}
 	return &scripting.Message{
 		Kind: k, To: w.To, Method: w.Method, Args: w.Args, Failed: w.Failed,
-		From:   scripting.Address{Node: w.FromNode, VM: w.FromVM, Obj: w.FromObj, Seq: w.FromSeq},
+		From:   scripting.Address{Node: w.FromNode, VM: w.FromVM, Obj: w.FromObj, Seq: w.FromSeq, Relay: w.Relay},
 		CallID: w.CallID, Deadline: w.Deadline,
 	}, w.Hops, nil
 }

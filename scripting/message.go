@@ -25,12 +25,15 @@ const (
 // (an object, or a script "$script/N") and its operation number. The reply
 // to a call goes there: to wherever the object lives by then, or, for a
 // script, to the node and VM it runs on. Node and VM also say where the call
-// came from (for placement by access frequency).
+// came from (for placement by access frequency). Relay is the node a
+// client's messages entered the cluster through (set there): replies to
+// the client go back through it, the only node connected to the client.
 type Address struct {
-	Node string
-	VM   int
-	Obj  objects.Ref
-	Seq  uint64
+	Node  string
+	VM    int
+	Obj   objects.Ref
+	Seq   uint64
+	Relay string
 }
 
 // IsObject reports whether a ref names a user object (not a script or a
