@@ -364,7 +364,7 @@ func (n *Node) Route(m *scripting.Message) error { return n.routeHops(m, 0) }
 // routeHops routes m, which other nodes have forwarded hops times.
 func (n *Node) routeHops(m *scripting.Message, hops uint8) error {
 	for try := 1; ; try++ {
-		if n.cluster != nil && n.cluster.hold(m, hops) {
+		if n.cluster != nil && n.cluster.hold(m) {
 			return nil // for an object leaving this node
 		}
 		err := n.routeOn(m, hops)

@@ -51,15 +51,10 @@ import (
 
 // departure is an object leaving this node: its messages are held.
 type departure struct {
-	msgs []heldMessage
+	msgs []*scripting.Message
 	// moving: the outcome is not known yet, and no VM of this node hosts
 	// the object. Cleared while the held messages are routed.
 	moving bool
-}
-
-type heldMessage struct {
-	m    *scripting.Message
-	hops uint8
 }
 
 // arrival is an object this node stored for a move whose outcome it has
@@ -82,7 +77,7 @@ const (
 
 // hold keeps m if it is for an object leaving this node; false if it is
 // not.
-func (c *cluster) hold(m *scripting.Message, hops uint8) bool {
+func (c *cluster) hold(m *scripting.Message) bool {
 	if c.nLeaving.Load() == 0 || m.Kind == scripting.KindFind {
 		return false
 	}
@@ -93,7 +88,7 @@ func (c *cluster) hold(m *scripting.Message, hops uint8) bool {
 	c.leaveMu.Lock()
 	d := c.leaving[target]
 	if d != nil {
-		d.msgs = append(d.msgs, heldMessage{m, hops})
+		d.msgs = append(d.msgs, m)
 	}
 	c.leaveMu.Unlock()
 	return d != nil
@@ -135,8 +130,11 @@ func (c *cluster) stopHolding(ref objects.Ref) {
 			return
 		}
 		c.leaveMu.Unlock()
-		for _, h := range msgs {
-			c.n.routeOrFail(h.m, h.hops)
+		for _, m := range msgs {
+			// This node knows where the object is now (here again, or
+			// the target, told already): the message's count of forwards
+			// restarts, so that one caught by moves in a row is not failed.
+			c.n.routeOrFail(m, 0)
 		}
 		c.leaveMu.Lock()
 	}
@@ -282,38 +280,44 @@ func (c *cluster) moveOut(ref objects.Ref, to string, vm int, epoch uint64) erro
 		go c.settle(ref, to, addr, attempt, epoch, start)
 		return fmt.Errorf("%s: the directory did not answer (%v); the object waits for its answer, then stays on node %s or moves to node %s", ref, err, self, to)
 	}
-	return c.conclude(ref, to, addr, attempt, epoch, newEpoch, err, start)
+	return c.conclude(ref, to, addr, attempt, epoch, newEpoch, err, false, start)
 }
 
 // conclude ends a move whose outcome the directory has told: err is nil
 // (the move happened, the object is to's at newEpoch) or a conflict.
-func (c *cluster) conclude(ref objects.Ref, to, addr, attempt string, epoch, newEpoch uint64, err error, start time.Time) error {
+// retried: an earlier ask of the same move had its answer lost.
+func (c *cluster) conclude(ref objects.Ref, to, addr, attempt string, epoch, newEpoch uint64, err error, retried bool, start time.Time) error {
 	n := c.n
 	self := n.cfg.Name
 	if err != nil {
 		var ce *directory.ConflictError
-		if !errors.As(err, &ce) || ce.Epoch <= epoch {
-			// Refused: the object was not ours at that epoch (a stale
-			// view), so it stays as it was.
-			if ce != nil {
-				c.setOwner(ref, ce.Owner, ce.Epoch)
-			}
+		if errors.As(err, &ce) {
+			c.setOwner(ref, ce.Owner, ce.Epoch) // the freshest answer there is
+		}
+		if ce == nil || !retried || ce.Epoch <= epoch || ce.Owner == self {
+			// Refused: the object stays here, whole (or, if it went and
+			// came back meanwhile, it is here again, as the target
+			// stored it here when it came back).
 			c.abandon(ref, addr, attempt)
 			c.stopHolding(ref)
 			return fmt.Errorf("%s stays on node %s: the directory refused the move: %v", ref, self, err)
 		}
-		// A later epoch: an earlier ask whose answer was lost moved it
-		// (only a move from ours makes a later one), and it has moved on.
-		c.setOwner(ref, ce.Owner, ce.Epoch)
+		// A later epoch, another owner: the lost ask moved it (only a move
+		// from our epoch makes a later one), and it has moved on since.
 		newEpoch = epoch + 1
 	}
 	c.setOwner(ref, to, newEpoch)
 	n.moves.place(ref, -1)
 	c.tell(addr, &moveEnd{Ref: ref, Attempt: attempt, Done: true, Epoch: newEpoch})
-	c.stopHolding(ref)
-	if err := n.store.CommitSync(persist.DeleteWrite(ref.Class, ref.ID)); err != nil {
-		n.cfg.Logger.Error("deleting an object that moved to another node failed; the copy left here is not served", "object", ref.String(), "err", err)
+	// The copy goes before the messages do, and while the object counts
+	// as leaving: a move back here waits for that (acceptMove), so the
+	// delete can never hit what comes back.
+	if !c.owns(ref) {
+		if err := n.store.CommitSync(persist.DeleteWrite(ref.Class, ref.ID)); err != nil {
+			n.cfg.Logger.Error("deleting an object that moved to another node failed; the copy left here is not served", "object", ref.String(), "err", err)
+		}
 	}
+	c.stopHolding(ref)
 	n.cfg.Logger.Info("object moved", "object", ref.String(), "from", self, "to", to, "epoch", newEpoch, "took", time.Since(start))
 	return nil
 }
@@ -332,7 +336,7 @@ func (c *cluster) settle(ref objects.Ref, to, addr, attempt string, epoch uint64
 		newEpoch, err := c.dir.MoveObject(ctx, ref, c.n.cfg.Name, to, epoch)
 		cancel()
 		if err == nil || errors.Is(err, directory.ErrConflict) {
-			if err := c.conclude(ref, to, addr, attempt, epoch, newEpoch, err, start); err != nil {
+			if err := c.conclude(ref, to, addr, attempt, epoch, newEpoch, err, true, start); err != nil {
 				c.n.cfg.Logger.Warn("move given up", "object", ref.String(), "to", to, "err", err)
 			}
 			return
@@ -402,6 +406,9 @@ func (c *cluster) acceptMove(r *moveIn) error {
 	if err := c.waitClass(r.Ref.Class, version); err != nil {
 		return err
 	}
+	if err := c.waitLeft(r.Ref); err != nil {
+		return err
+	}
 	if err := n.store.CommitSync(persist.ImportWrite(r.Ref.Class, r.Ref.ID, &r.Records)); err != nil {
 		return fmt.Errorf("node %s cannot store %s: %v", self, r.Ref, err)
 	}
@@ -440,6 +447,28 @@ func (c *cluster) waitClass(class string, version int) error {
 		case <-c.quit:
 			return errors.New("node is stopping")
 		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// waitLeft waits until ref, if it is leaving this node, has left (its copy
+// here deleted): an object may come back before that is over.
+func (c *cluster) waitLeft(ref objects.Ref) error {
+	deadline := time.Now().Add(classWait)
+	for {
+		c.leaveMu.Lock()
+		_, leaving := c.leaving[ref]
+		c.leaveMu.Unlock()
+		if !leaving {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is still leaving node %s; retry", ref, c.n.cfg.Name)
+		}
+		select {
+		case <-c.quit:
+			return errors.New("node is stopping")
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }

@@ -439,3 +439,90 @@ func TestClusterClientMoves(t *testing.T) {
 		t.Fatalf("through a client: %v, %v", got, err)
 	}
 }
+
+// TestClusterConcurrentMoves: every node keeps moving the same object to
+// the others at once while all of them call it. Moves may be refused (the
+// object is already moving, or has just moved), never half done: every
+// call runs once, and the object ends up stored on exactly one node.
+func TestClusterConcurrentMoves(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	tc.eval(0, movingClasses)
+	tc.eval(0, `await odin.ref("Item", "c").init("bob", "C1");`)
+	var wg sync.WaitGroup
+	calls := make([]any, 3)
+	moves := make([]any, 3)
+	errs := make([]error, 6)
+	for i := range tc.nodes {
+		wg.Add(2)
+		go func(i int) {
+			defer wg.Done()
+			calls[i], errs[i] = tc.nodes[i].Eval("calls.js", `
+				const c = odin.ref("Item", "c"), out = [];
+				await Promise.all([0, 1, 2].map(async () => {
+					for (let k = 0; k < 100; k++) {
+						try { out.push(await c.inc()); } catch (e) { out.push(e.name + ": " + e.message); }
+					}
+				}));
+				return out;`)
+		}(i)
+		go func(i int) {
+			defer wg.Done()
+			moves[i], errs[3+i] = tc.nodes[i].Eval("moves.js", fmt.Sprintf(`
+				const c = odin.ref("Item", "c"), nodes = ["n1", "n2", "n3"];
+				let moved = 0;
+				const failed = [];
+				for (let k = 0; k < 20; k++) {
+					try { await odin.migrate(c, { node: nodes[(k + %d) %% 3] }); moved++; }
+					catch (e) { failed.push(e.name + ": " + e.message); }
+				}
+				return [moved, failed];`, i))
+		}(i)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("script %d: %v", i, err)
+		}
+	}
+	seen := map[int64]bool{}
+	for _, r := range calls {
+		for _, v := range r.([]any) {
+			n, ok := v.(int64)
+			if !ok || seen[n] {
+				t.Fatalf("bad answer %v (or answered twice)", v)
+			}
+			seen[n] = true
+		}
+	}
+	total := 0
+	for _, m := range moves {
+		r := m.([]any)
+		total += int(r[0].(int64))
+		for _, f := range r[1].([]any) {
+			msg := f.(string)
+			if !strings.HasPrefix(msg, "UnavailableError: ") || !(strings.Contains(msg, "already moving") ||
+				strings.Contains(msg, "still leaving") || strings.Contains(msg, "already on node") ||
+				strings.Contains(msg, "refused") || strings.Contains(msg, "forwarded")) {
+				t.Errorf("unexpected move failure: %s", msg)
+			}
+		}
+	}
+	if total < 10 {
+		t.Errorf("only %d of 60 concurrent moves happened", total)
+	}
+	got := tc.evalStr(0, `return (await odin.ref("Item", "c").get()).n`)
+	if got != fmt.Sprint(len(seen)) || len(seen) != 900 {
+		t.Fatalf("counter %s, %d calls answered, want 900", got, len(seen))
+	}
+	c := objects.Ref{Class: "Item", ID: "c"}
+	where := ""
+	for i := range tc.nodes {
+		if tc.stored(i, c) {
+			where += tc.nodes[i].Name()
+		}
+	}
+	if owner := tc.evalStr(1, `return (await odin.placement(odin.ref("Item", "c"))).node`); where != owner {
+		t.Fatalf("c is stored on %q and served by %s", where, owner)
+	}
+	t.Logf("%d of 60 concurrent moves happened; %d calls answered once", total, len(seen))
+}
