@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/odin-db/odin/cluster/directory"
+	"github.com/odin-db/odin/cluster/transport"
 	"github.com/odin-db/odin/objects"
+	"github.com/odin-db/odin/scripting"
 	"github.com/odin-db/odin/scripting/codec"
 )
 
@@ -525,4 +527,43 @@ func TestClusterConcurrentMoves(t *testing.T) {
 		t.Fatalf("c is stored on %q and served by %s", where, owner)
 	}
 	t.Logf("%d of 60 concurrent moves happened; %d calls answered once", total, len(seen))
+}
+
+// TestClusterForwardAfterMove: a node whose copy of the directory lags
+// still sends calls to an object's old node, which forwards them by the
+// owner it knows now; the count of forwards still stops a message that
+// has been forwarded too often.
+func TestClusterForwardAfterMove(t *testing.T) {
+	tc := newTestCluster(t, 3)
+	tc.eval(0, movingClasses)
+	tc.eval(0, `const a = odin.ref("Item", "a"); await a.init("bob", "A1"); await odin.migrate(a, { node: "n2" });`)
+	args, err := codec.AppendGo(nil, []any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := objects.Ref{Class: "Item", ID: "a"}
+	// As if n3 still believed n1 owned a: a call reaches n1 having been
+	// forwarded once already, or as often as allowed.
+	for _, hops := range []uint8{1, maxHops - 1, maxHops} {
+		body, err := encodeMessage(&scripting.Message{Kind: scripting.KindCall, To: a, Method: "inc", Args: args}, hops)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.nodes[0].cluster.onMessage(transport.Peer{Name: "n3", Addr: "127.0.0.1:1"}, wireMessage, body)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := tc.evalStr(2, `return (await odin.ref("Item", "a").get()).n`)
+		if got == "2" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after two forwarded calls a counts %s", got)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the third call, had it gone through, would have run by now
+	if got := tc.evalStr(1, `return (await odin.ref("Item", "a").get()).n`); got != "2" {
+		t.Fatalf("a call forwarded %d times was not stopped: n = %s", maxHops, got)
+	}
 }
