@@ -11,6 +11,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/odin-db/odin/cluster/transport"
+	"github.com/odin-db/odin/objects"
 	"github.com/odin-db/odin/persist"
 	"github.com/odin-db/odin/scripting"
 )
@@ -113,6 +114,20 @@ func (c *client) route(m *scripting.Message) (handled bool, err error) {
 		return true, fmt.Errorf("the node at %s does not answer: %v", c.server, err)
 	}
 	return true, nil
+}
+
+// migrate asks the node to move an object (odin.migrate in a client).
+func (c *client) migrate(ref objects.Ref, node string, vm int) error {
+	body, err := encodeWire(&migrateReq{Ref: ref, Node: node, VM: vm})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), migrateTimeout)
+	defer cancel()
+	if _, err := c.tr.Request(ctx, c.server, wireMigrate, body); err != nil {
+		return remoteError(err, "the node at "+c.server+" does not answer")
+	}
+	return nil
 }
 
 func (c *client) onMessage(from transport.Peer, typ uint8, body []byte) {

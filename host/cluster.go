@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,9 +55,23 @@ type cluster struct {
 	// claimsRunning counts the claims in progress, so that routing takes
 	// the lock above only while there are some.
 	claimsRunning atomic.Int32
-	// owners caches the answers of claims: this node's copy of the
-	// directory may not have caught up with them yet.
-	owners sync.Map // objects.Ref -> string
+	// owners caches owners this node learnt before its copy of the
+	// directory did (the answers of its claims, the moves it made or
+	// received); the newest epoch wins.
+	owners sync.Map // objects.Ref -> ownerEntry
+
+	// Moves between nodes (nodemove.go). Objects leaving this node, their
+	// messages held meanwhile:
+	leaveMu  sync.Mutex
+	leaving  map[objects.Ref]*departure
+	nLeaving atomic.Int32
+	// Objects arriving: arriveMu orders the target's steps, arrMu guards
+	// the maps (queries read them).
+	arriveMu     sync.Mutex
+	arrMu        sync.Mutex
+	arriving     map[objects.Ref]arrival
+	aborted      map[string]time.Time // attempts given up, by id
+	testFailMove atomic.Pointer[func(step string) error]
 
 	// Class versions applied by the directory, waiting to be learnt (a
 	// slice, so that the directory's FSM never blocks on us).
@@ -69,8 +84,16 @@ type cluster struct {
 	// serf's member list.
 	peers sync.Map // string -> peer
 
-	quit chan struct{}
-	done sync.WaitGroup
+	quit   chan struct{}
+	ctx    context.Context // canceled when the node stops
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+// ownerEntry is an owner and the epoch it owns the object at.
+type ownerEntry struct {
+	node  string
+	epoch uint64
 }
 
 type peer struct {
@@ -86,7 +109,9 @@ const claimTimeout = 10 * time.Second
 
 func startCluster(n *Node, cc *ClusterConfig) (*cluster, error) {
 	c := &cluster{n: n, ready: make(chan struct{}), claiming: map[objects.Ref][]*scripting.Message{},
-		learnSig: make(chan struct{}, 1), quit: make(chan struct{})}
+		learnSig: make(chan struct{}, 1), quit: make(chan struct{}),
+		leaving: map[objects.Ref]*departure{}, arriving: map[objects.Ref]arrival{}, aborted: map[string]time.Time{}}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	log := n.cfg.Logger
 	var err error
 	c.tr, err = transport.Listen(transport.Config{Name: n.cfg.Name, Bind: cc.RPC, Token: cc.Token, Logger: log},
@@ -143,6 +168,7 @@ func (c *cluster) stop() {
 	default:
 	}
 	close(c.quit)
+	c.cancel()
 	if c.mem != nil {
 		_ = c.mem.Shutdown()
 	}
@@ -367,13 +393,34 @@ func (c *cluster) owns(ref objects.Ref) bool {
 
 // owner is the node owning ref, if any does.
 func (c *cluster) owner(ref objects.Ref) (string, bool) {
-	if owner, _, ok := c.dir.Owner(ref); ok {
-		return owner, true
+	owner, _, ok := c.ownerEpoch(ref)
+	return owner, ok
+}
+
+// ownerEpoch is the owner of ref and its epoch: the newest this node
+// knows, from its copy of the directory or from what it learnt first.
+func (c *cluster) ownerEpoch(ref objects.Ref) (string, uint64, bool) {
+	node, epoch, ok := c.dir.Owner(ref)
+	if v, cached := c.owners.Load(ref); cached {
+		e := v.(ownerEntry)
+		if !ok || e.epoch > epoch {
+			return e.node, e.epoch, true
+		}
+		c.owners.CompareAndDelete(ref, v) // the directory's copy has caught up
 	}
-	if o, ok := c.owners.Load(ref); ok {
-		return o.(string), true
+	return node, epoch, ok
+}
+
+// setOwner records that node owns ref at epoch, unless a newer epoch is
+// known.
+func (c *cluster) setOwner(ref objects.Ref, node string, epoch uint64) {
+	e := ownerEntry{node: node, epoch: epoch}
+	for {
+		v, loaded := c.owners.LoadOrStore(ref, e)
+		if !loaded || v.(ownerEntry).epoch >= epoch || c.owners.CompareAndSwap(ref, v, e) {
+			return
+		}
 	}
-	return "", false
 }
 
 // route sends m to another node if it is for one; handled is false when
@@ -392,6 +439,9 @@ func (c *cluster) route(m *scripting.Message, hops uint8) (handled bool, err err
 	}
 	if !ownable(target) {
 		if m.Kind == scripting.KindReply && m.From.Node != "" && m.From.Node != self {
+			if r := m.From.Relay; r != "" && r != self {
+				return true, c.send(r, m, hops) // to a client of another node, through it
+			}
 			return true, c.send(m.From.Node, m, hops) // to a script on another node or a client
 		}
 		return false, nil
@@ -438,10 +488,10 @@ func (c *cluster) claim(m *scripting.Message, ref objects.Ref) {
 	go func() {
 		defer c.claimsRunning.Add(-1)
 		ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
-		owner, _, err := c.dir.ClaimObject(ctx, ref, c.n.cfg.Name)
+		owner, epoch, err := c.dir.ClaimObject(ctx, ref, c.n.cfg.Name)
 		cancel()
 		if err == nil {
-			c.owners.Store(ref, owner)
+			c.setOwner(ref, owner, epoch)
 		}
 		for {
 			c.mu.Lock()
@@ -472,7 +522,10 @@ func (n *Node) deliver(m *scripting.Message, owner string) error {
 	if owner != n.cfg.Name {
 		return n.cluster.send(owner, m, 0)
 	}
-	return n.deliverLocal(m)
+	if err := n.deliverLocal(m); err != errRouteAgain {
+		return err
+	}
+	return n.Route(m) // it began to move meanwhile
 }
 
 // send routes m to node over the transport: a member by its address, a
@@ -535,6 +588,10 @@ func (c *cluster) onMessage(from transport.Peer, typ uint8, body []byte) {
 	if !c.wait() {
 		return
 	}
+	if from.Addr == "" && m.From.Node == from.Name && m.Kind != scripting.KindReply {
+		// From a client (it does not listen): only this node can answer it.
+		m.From.Relay = c.n.cfg.Name
+	}
 	if err := c.n.routeHops(m, hops); err != nil {
 		c.n.failMessage(m, "UnavailableError", err.Error())
 	}
@@ -565,6 +622,24 @@ func (c *cluster) onRequest(from transport.Peer, typ uint8, body []byte) ([]byte
 			return encodeWire(&findAnswer{ErrName: ferr.name, ErrMsg: ferr.msg})
 		}
 		return encodeWire(&findAnswer{Rows: rows})
+	case wireMigrate:
+		r, err := decodeMigrateReq(body)
+		if err != nil {
+			return nil, err
+		}
+		return nil, c.migrate(r.Ref, r.Node, r.VM, r.Hops)
+	case wireMoveIn:
+		r, err := decodeMoveIn(body)
+		if err != nil {
+			return nil, err
+		}
+		return nil, c.acceptMove(r)
+	case wireMoveEnd:
+		r, err := decodeMoveEnd(body)
+		if err != nil {
+			return nil, err
+		}
+		return nil, c.endMove(r)
 	case wireEntryKey:
 		r, err := decodeEntryKeyReq(body)
 		if err != nil {
@@ -653,6 +728,9 @@ func (c *cluster) findAll(q *objects.Query) (rows []findRow, missing []string, f
 		}
 		return string(rows[i].Key) < string(rows[j].Key)
 	})
+	// An object moving between two nodes may be stored on both for a
+	// moment, under the same key (it runs no turn meanwhile): one row.
+	rows = slices.CompactFunc(rows, func(a, b findRow) bool { return bytes.Equal(a.Key, b.Key) })
 	if len(rows) > q.Limit+1 {
 		rows = rows[:q.Limit+1]
 	}
@@ -757,10 +835,15 @@ func (u clusterUniques) Release(class string, ix objects.Index, tuple, old []byt
 
 // failMessage answers a call, inspection or query that cannot be delivered
 // with an error of the given name; a reply that cannot be delivered is
-// dropped (its caller's deadline answers it).
+// dropped (its caller's deadline answers it), and so is an activation (the
+// object's next message activates it).
 func (n *Node) failMessage(m *scripting.Message, name, msg string) {
-	if m.Kind == scripting.KindReply {
+	switch m.Kind {
+	case scripting.KindReply:
 		n.cfg.Logger.Warn("reply lost", "to", m.From.Obj.String(), "err", msg)
+		return
+	case scripting.KindActivate:
+		n.cfg.Logger.Warn("activation lost", "object", m.To.String(), "err", msg)
 		return
 	}
 	payload, _ := codec.AppendGo(nil, &codec.ErrorValue{Name: name, Message: msg})

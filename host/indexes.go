@@ -425,18 +425,40 @@ func (ix *indexer) localRows(q *objects.Query) ([]findRow, *findError) {
 			return nil, findErrorf("UnavailableError", "odin.find: %v", err)
 		}
 	}
-	entries, err := ix.n.store.ScanIndex(q)
-	switch {
-	case errors.Is(err, persist.ErrIndexBuilding), errors.Is(err, persist.ErrNoIndex):
-		return nil, findErrorf("UnavailableError", "odin.find: %s", trimPersist(err))
-	case errors.Is(err, persist.ErrInvalid):
-		return nil, findErrorf("TypeError", "odin.find: %s", trimPersist(err))
-	case err != nil:
-		return nil, findErrorf("UnavailableError", "odin.find: %v", err)
+	c := ix.n.cluster
+	var rows []findRow
+	cur := *q
+	for {
+		entries, err := ix.n.store.ScanIndex(&cur)
+		switch {
+		case errors.Is(err, persist.ErrIndexBuilding), errors.Is(err, persist.ErrNoIndex):
+			return nil, findErrorf("UnavailableError", "odin.find: %s", trimPersist(err))
+		case errors.Is(err, persist.ErrInvalid):
+			return nil, findErrorf("TypeError", "odin.find: %s", trimPersist(err))
+		case err != nil:
+			return nil, findErrorf("UnavailableError", "odin.find: %v", err)
+		}
+		for _, e := range entries {
+			// In a cluster, a copy of an object another node owns (left
+			// here by a move that did not complete) is not an answer.
+			if c != nil && !c.serves(objects.Ref{Class: q.Class, ID: e.ID}) {
+				continue
+			}
+			rows = append(rows, findRow{Key: e.Key, ID: e.ID, Names: e.Names, Values: e.Values})
+		}
+		if len(rows) > q.Limit || len(entries) <= cur.Limit {
+			break
+		}
+		// Some were left out: scan on for as many more.
+		last := entries[len(entries)-1]
+		if q.Index == "" {
+			cur.After = last.ID
+		} else {
+			cur.AfterKey, cur.After = last.Key, ""
+		}
 	}
-	rows := make([]findRow, len(entries))
-	for i, e := range entries {
-		rows[i] = findRow{Key: e.Key, ID: e.ID, Names: e.Names, Values: e.Values}
+	if len(rows) > q.Limit+1 {
+		rows = rows[:q.Limit+1]
 	}
 	return rows, nil
 }

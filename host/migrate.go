@@ -66,11 +66,11 @@ func (m *mover) stop() {
 	}
 }
 
-// Migrate implements scripting.Router: it moves ref to VM vm of this node
-// and calls done when the move is over (or refused).
-func (n *Node) Migrate(ref objects.Ref, vm int, done func(error)) {
+// Migrate implements scripting.Router: it moves ref to VM vm of node
+// (see MoveTo) and calls done when the move is over (or refused).
+func (n *Node) Migrate(ref objects.Ref, node string, vm int, done func(error)) {
 	go func() {
-		err := n.moves.move(ref, vm, false)
+		err := n.MoveTo(ref, node, vm)
 		if done != nil {
 			done(err)
 		}
@@ -80,7 +80,68 @@ func (n *Node) Migrate(ref objects.Ref, vm int, done func(error)) {
 // MoveObject moves an object to another VM and waits (for tools and tests).
 func (n *Node) MoveObject(ref objects.Ref, vm int) error { return n.moves.move(ref, vm, false) }
 
+// MoveTo moves an object to VM vm of node, wherever it is in the cluster,
+// and waits: node "" is the node it is on, vm < 0 the target node's
+// placement (no move between the VMs of one node). A move between nodes is
+// carried out by the owner (nodemove.go); it fails, with the object still
+// served where it was, if the target is down or refuses.
+func (n *Node) MoveTo(ref objects.Ref, node string, vm int) error {
+	switch {
+	case !scripting.IsObject(ref) || ref.ID == "":
+		return fmt.Errorf("host: %s cannot move: only objects move", ref)
+	case n.client != nil:
+		return n.client.migrate(ref, node, vm)
+	case n.cluster != nil:
+		return n.cluster.migrate(ref, node, vm, 0)
+	case node != "" && node != n.cfg.Name:
+		return fmt.Errorf("host: %s cannot move to node %q: node %s is not in a cluster", ref, node, n.cfg.Name)
+	case vm < 0:
+		return nil
+	}
+	return n.moves.move(ref, vm, false)
+}
+
 var errBusy = errors.New("host: the object is already moving")
+
+// begin marks ref as moving; false if it already is.
+func (m *mover) begin(ref objects.Ref) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.moving[ref] {
+		return false
+	}
+	m.moving[ref] = true
+	return true
+}
+
+// end ends begin.
+func (m *mover) end(ref objects.Ref) {
+	m.mu.Lock()
+	delete(m.moving, ref)
+	m.lastMoved[ref] = time.Now()
+	m.mu.Unlock()
+}
+
+// current is the VM of this node that hosts ref (when the node does).
+func (m *mover) current(ref objects.Ref) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if vm, ok := m.to[ref]; ok {
+		return vm
+	}
+	return m.n.placement(ref)
+}
+
+// place makes vm the VM of ref on this node (vm < 0: its hash placement).
+func (m *mover) place(ref objects.Ref, vm int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if vm < 0 || vm >= len(m.n.hosted) || vm == m.n.placement(ref) {
+		delete(m.to, ref)
+	} else {
+		m.to[ref] = vm
+	}
+}
 
 // move runs the protocol of scripting/migrate.go: park at the target, point
 // the placement at it, release at the source, unpark.

@@ -3,6 +3,7 @@ package host
 import (
 	crand "crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io"
@@ -339,7 +340,7 @@ func (n *Node) VMOf(ref objects.Ref) int {
 		}
 		return vm
 	}
-	if ownable(ref) && ((n.cluster != nil && !n.cluster.owns(ref)) || len(n.hosted) == 0) {
+	if ownable(ref) && ((n.cluster != nil && (!n.cluster.owns(ref) || n.cluster.departing(ref))) || len(n.hosted) == 0) {
 		return -1
 	}
 	if vm, ok := n.moves.override(ref); ok {
@@ -362,6 +363,26 @@ func (n *Node) Route(m *scripting.Message) error { return n.routeHops(m, 0) }
 
 // routeHops routes m, which other nodes have forwarded hops times.
 func (n *Node) routeHops(m *scripting.Message, hops uint8) error {
+	for try := 1; ; try++ {
+		if n.cluster != nil && n.cluster.hold(m) {
+			return nil // for an object leaving this node
+		}
+		err := n.routeOn(m, hops)
+		if err != errRouteAgain {
+			return err
+		}
+		if try == 3 {
+			return fmt.Errorf("%s: its owner keeps changing; retry", describeTarget(m))
+		}
+	}
+}
+
+// errRouteAgain: the object's owner changed, or it began to move to
+// another node, while routeOn looked; routing it again gets it right.
+var errRouteAgain = errors.New("host: route again")
+
+// routeOn is routeHops past the messages held for objects that leave.
+func (n *Node) routeOn(m *scripting.Message, hops uint8) error {
 	if n.client != nil {
 		if handled, err := n.client.route(m); handled {
 			return err
@@ -391,6 +412,9 @@ func (n *Node) deliverLocal(m *scripting.Message) error {
 		vm = m.From.VM // a script's reply goes back to its VM
 	default:
 		if vm = n.VMOf(to); vm < 0 {
+			if n.cluster != nil && ownable(to) {
+				return errRouteAgain
+			}
 			return fmt.Errorf("%s lives on another node, which this node does not reach", to)
 		}
 	}

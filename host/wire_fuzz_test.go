@@ -9,8 +9,9 @@ import (
 	"github.com/odin-db/odin/scripting"
 )
 
-// FuzzWire: the decoders of what other nodes and clients send never panic,
-// and a message survives the wire unchanged.
+// FuzzWire: the decoders of what other nodes and clients send never panic
+// (moves included: an object's records cross the wire), and a message
+// survives the wire unchanged.
 func FuzzWire(f *testing.F) {
 	m := &scripting.Message{Kind: scripting.KindCall, To: objects.Ref{Class: "A", ID: "x\xed\xa0\x80"}, Method: "get",
 		Args: []byte{0x80}, From: scripting.Address{Node: "n1", VM: 1, Obj: objects.Ref{Class: "$script", ID: "1"}, Seq: 7},
@@ -29,6 +30,18 @@ func FuzzWire(f *testing.F) {
 	if b, err = encodeWire([]NodeStatus{{Name: "n1", State: "alive", VMs: []VMStatus{{Index: 0, Objects: 3}}}}); err == nil {
 		f.Add(b)
 	}
+	if b, err = encodeWire(&migrateReq{Ref: objects.Ref{Class: "A", ID: "x"}, Node: "n2", VM: -1, Hops: 1}); err == nil {
+		f.Add(b)
+	}
+	in := &moveIn{Ref: objects.Ref{Class: "A", ID: "x"}, Attempt: "0123", From: "n1", Epoch: 3, VM: 1, Records: persist.ObjectRecords{
+		Meta: &persist.ObjectMeta{ClassVersion: 1, Fields: []string{"a"}}, Fields: []persist.FieldPut{{Name: "a", Value: []byte{1}}},
+		LogBase: []byte{0xa0}, Log: []persist.LogEntry{{Seq: 0, Data: []byte{2}}, {Seq: 1, Data: []byte{3}}}, Dedupe: []byte{0x80}}}
+	if b, err = encodeWire(in); err == nil {
+		f.Add(b)
+	}
+	if b, err = encodeWire(&moveEnd{Ref: objects.Ref{Class: "A", ID: "x"}, Attempt: "0123", Done: true, Epoch: 4}); err == nil {
+		f.Add(b)
+	}
 	f.Add([]byte{0xa1, 0x01, 0x19, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if m, hops, err := decodeMessage(b); err == nil {
@@ -41,6 +54,14 @@ func FuzzWire(f *testing.F) {
 				t.Fatalf("round trip: %+v %v -> %+v %v (%v)", m, hops, m2, hops2, err)
 			}
 		}
+		if r, err := decodeMoveIn(b); err == nil {
+			// What the decoder accepts, the store accepts.
+			if err := persist.CheckRecords(r.Ref.Class, r.Ref.ID, &r.Records); err != nil {
+				t.Fatalf("accepted records the store refuses: %v", err)
+			}
+		}
+		_, _ = decodeMoveEnd(b)
+		_, _ = decodeMigrateReq(b)
 		_, _ = decodeFindAnswer(b)
 		_, _ = decodeEntryKeyReq(b)
 		var st NodeStatus

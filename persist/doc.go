@@ -27,7 +27,12 @@
 //  5. Reads (Load, ListIDs, Classes, GetMeta) run in their own read
 //     transactions and see what was committed before they began; a Commit is
 //     visible once its done has run.
-//  6. Close drains the queue (every done is called) and releases the file;
+//  6. An object moving to another node: Export reads all its records (meta,
+//     fields, log, dedupe record) in one read transaction; the target commits
+//     ImportWrite of them and the source DeleteWrite, both ordinary Writes, so
+//     the writer moves the index entries and checks unique values as for any
+//     commit.
+//  7. Close drains the queue (every done is called) and releases the file;
 //     later Commits get done(ErrClosed), other calls ErrClosed.
 //
 // Layout (FormatVersion 1):

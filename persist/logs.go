@@ -26,8 +26,8 @@ var (
 
 // LogEntry is one event of an object's log.
 type LogEntry struct {
-	Seq  uint64 // position in the log since it was last cleared
-	Data []byte
+	Seq  uint64 `cbor:"1,keyasint"` // position in the log since it was last cleared
+	Data []byte `cbor:"2,keyasint"`
 }
 
 // Key names an object by class and id.

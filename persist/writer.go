@@ -11,8 +11,8 @@ import (
 
 // FieldPut stores one top-level field's encoded value.
 type FieldPut struct {
-	Name  string
-	Value []byte // owned by the store until done is called; must be non-nil
+	Name  string `cbor:"1,keyasint"`
+	Value []byte `cbor:"2,keyasint"` // owned by the store until done is called; must be non-nil
 }
 
 // Write is one object's change from one turn. It is applied as: Delete (drop

@@ -25,12 +25,15 @@ const (
 // (an object, or a script "$script/N") and its operation number. The reply
 // to a call goes there: to wherever the object lives by then, or, for a
 // script, to the node and VM it runs on. Node and VM also say where the call
-// came from (for placement by access frequency).
+// came from (for placement by access frequency). Relay is the node a
+// client's messages entered the cluster through (set there): replies to
+// the client go back through it, the only node connected to the client.
 type Address struct {
-	Node string
-	VM   int
-	Obj  objects.Ref
-	Seq  uint64
+	Node  string
+	VM    int
+	Obj   objects.Ref
+	Seq   uint64
+	Relay string
 }
 
 // IsObject reports whether a ref names a user object (not a script or a
@@ -64,7 +67,9 @@ type Router interface {
 	// VMOf returns the VM of this node that hosts ref, or -1 if another node
 	// does.
 	VMOf(ref objects.Ref) int
-	// Migrate moves an object to another VM of this node; done is called
-	// (on any goroutine) when the move is over.
-	Migrate(ref objects.Ref, vm int, done func(error))
+	// Migrate moves an object to VM vm of node, wherever it is now: node
+	// "" is the node hosting it, vm < 0 the VM that node places it on (no
+	// move between the VMs of its node). done is called (on any goroutine)
+	// when the move is over.
+	Migrate(ref objects.Ref, node string, vm int, done func(error))
 }

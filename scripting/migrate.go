@@ -9,7 +9,9 @@ import (
 	"github.com/odin-db/odin/objects"
 )
 
-// Moving an object between the VMs of a node. Everything that describes an
+// Moving an object between the VMs of a node (and, in host, between nodes,
+// where the store's records are carried over the network between Release
+// and the new activation). Everything that describes an
 // object (state, replay log, dedupe table) is in the store once its commits
 // are durable, so a move is: the target holds the object's messages (Park);
 // the broker sends new messages to the target; the source lets the object go
@@ -98,6 +100,11 @@ func (w *Worker) finishRelease(a *activation) {
 		msgs = append(msgs, c.receivers...)
 	}
 	msgs = append(msgs, r.forward...)
+	if a.persistent && a.ch == nil && !a.quiescent() {
+		// Its timers and unstarted tasklets wait for no message: the new
+		// activation must start now, not at the next call.
+		msgs = append(msgs, &Message{Kind: KindActivate, To: a.ref})
+	}
 	for _, m := range msgs {
 		if err := w.cfg.Router.Route(m); err != nil {
 			w.cfg.Logger.Error("forwarding after a move failed", "object", a.ref.String(), "err", err)
@@ -193,13 +200,17 @@ func (w *Worker) QueueLen() int { return int(w.qlen.Load()) }
 func (x *api) migrate(c goja.FunctionCall) goja.Value {
 	w := x.w
 	info := x.refInfoOf(c.Argument(0))
-	vm := w.cfg.Router.VMOf(info.ref)
+	node, vm := "", -1
 	if o, ok := c.Argument(1).(*goja.Object); ok {
-		if n := o.Get("node"); n != nil && !goja.IsUndefined(n) && n.String() != w.cfg.Node {
-			x.throw("UnavailableError", "%s cannot move to node %q: moving objects between nodes is not built yet (only between the VMs of the node hosting it)", info.ref, n.String())
+		if n := o.Get("node"); n != nil && !goja.IsUndefined(n) && !goja.IsNull(n) {
+			if node = n.String(); node == "" {
+				x.throw("TypeError", "odin.migrate: node must be a node's name")
+			}
 		}
-		if v := o.Get("vm"); v != nil && !goja.IsUndefined(v) {
-			vm = int(v.ToInteger())
+		if v := o.Get("vm"); v != nil && !goja.IsUndefined(v) && !goja.IsNull(v) {
+			if vm = int(v.ToInteger()); vm < 0 {
+				x.throw("RangeError", "odin.migrate: vm must be a VM number from 0, not %s", v.String())
+			}
 		}
 	}
 	if !IsObject(info.ref) {
@@ -212,7 +223,7 @@ func (x *api) migrate(c goja.FunctionCall) goja.Value {
 		return w.rt.ToValue(p)
 	}
 	start := func() {
-		w.cfg.Router.Migrate(info.ref, vm, func(err error) {
+		w.cfg.Router.Migrate(info.ref, node, vm, func(err error) {
 			_ = w.Do(func() {
 				if a.pending[seq] != pd {
 					return

@@ -40,7 +40,7 @@ func (r *testRouter) VMOf(ref objects.Ref) int {
 	return 0
 }
 
-func (r *testRouter) Migrate(ref objects.Ref, vm int, done func(error)) {
+func (r *testRouter) Migrate(ref objects.Ref, node string, vm int, done func(error)) {
 	done(errors.New("the test router does not move objects"))
 }
 

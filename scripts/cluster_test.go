@@ -215,6 +215,19 @@ func TestClusterProcesses(t *testing.T) {
 		}
 	}
 
+	// A client moves an object from n1 to n3 (the node it connected to asks
+	// n1): it keeps its state and is found once.
+	moved := nodes[1].mustClient(t, `
+		const m = odin.ref("Member", "n1-0");
+		await odin.migrate(m, { node: "n3", vm: 1 });
+		const p = await odin.placement(m);
+		await m.setScore(5);
+		const i = await odin.inspect(m);
+		console.log(p.node, p.vm, i.node, i.state.team, i.state.score, (await odin.find("Member", {team: "t0"})).length);`)
+	if moved != "n3 1 n3 t0 5 15" {
+		t.Fatalf("after moving n1-0 to n3: %q", moved)
+	}
+
 	// n2 keeps changing its objects' scores when it is killed.
 	busy := exec.Command(odinBin, "run", "--connect", nodes[1].rpc, "--token", clusterToken, writeScript(t, `
 		for (let round = 1; ; round++)

@@ -221,6 +221,8 @@ func TestCluster(t *testing.T) {
 		}
 		if e, err := n1.MoveObject(ctx, r, "n1", "n3", 1); !isConflict(err) {
 			t.Fatalf("stale move = %d, %v; want ErrConflict", e, err)
+		} else if ce := (*ConflictError)(nil); !errors.As(err, &ce) || ce.Owner != "n2" || ce.Epoch != 2 {
+			t.Fatalf("stale move: %#v does not name the owner n2 at epoch 2", err)
 		}
 		if _, err := n1.MoveObject(ctx, r, "n2", "", 2); !errors.Is(err, ErrBadCommand) {
 			t.Fatalf("move to nobody: %v, want ErrBadCommand", err)

@@ -109,7 +109,7 @@ func (r *result) err() error {
 	case codeOK:
 		return nil
 	case codeConflict:
-		return fmt.Errorf("%w: %s", ErrConflict, r.Msg)
+		return &ConflictError{Owner: r.Owner, Epoch: r.Epoch, Msg: r.Msg}
 	case codeInvalid:
 		return fmt.Errorf("%w: %s", ErrBadCommand, r.Msg)
 	}

@@ -21,3 +21,18 @@ var (
 	// could not be decoded.
 	ErrBadCommand = errors.New("directory: bad command")
 )
+
+// ConflictError is the error of a failed compare-and-set; it wraps
+// ErrConflict. After a failed MoveObject, Owner and Epoch are the object's
+// owner and epoch when the leader refused the move (the freshest answer
+// there is: a caller whose earlier attempt had an unknown outcome learns
+// from Epoch whether that attempt took effect).
+type ConflictError struct {
+	Owner string
+	Epoch uint64
+	Msg   string
+}
+
+func (e *ConflictError) Error() string { return ErrConflict.Error() + ": " + e.Msg }
+
+func (e *ConflictError) Unwrap() error { return ErrConflict }

@@ -586,8 +586,8 @@ func (sh *shell) indexes(class string) (exit, failed bool) {
 	return false, false
 }
 
-// migrate calls odin.migrate when the node has it (migration is being
-// built), then shows where the object is.
+// migrate calls odin.migrate (to another node, another VM, or both), then
+// shows where the object is.
 func (sh *shell) migrate(refArg, target string) (exit, failed bool) {
 	ref, err := parseRef(refArg)
 	if err != nil {
