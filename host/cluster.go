@@ -363,7 +363,13 @@ func (c *cluster) forward(ctx context.Context, leader string, cmd []byte) ([]byt
 func (c *cluster) rpcAddr(node string) (string, error) {
 	v, ok := c.peers.Load(node)
 	if !ok {
-		return "", fmt.Errorf("node %s is not a member of the cluster", node)
+		// The change callback may not have run yet for a member serf
+		// already knows (it runs after serf's own bookkeeping).
+		m, member := c.mem.Member(node)
+		if !member {
+			return "", fmt.Errorf("node %s is not a member of the cluster", node)
+		}
+		v = peer{status: m.Status, rpc: m.Tags["rpc"]}
 	}
 	p := v.(peer)
 	switch {
@@ -677,7 +683,7 @@ func (c *cluster) findAll(q *objects.Query) (rows []findRow, missing []string, f
 				parts <- part{node: node, rows: r, ferr: ferr}
 				return
 			}
-			addr, err := c.rpcAddr(node)
+			addr, err := c.memberAddr(node)
 			if err != nil {
 				parts <- part{node: node, err: err}
 				return
@@ -736,6 +742,24 @@ func (c *cluster) findAll(q *objects.Query) (rows []findRow, missing []string, f
 	}
 	return rows, missing, nil
 }
+
+// memberAddr is rpcAddr for a node the directory names: a node that has
+// just joined is a server before gossip has reached every member, so one
+// that serf does not know yet is waited for, a little.
+func (c *cluster) memberAddr(node string) (string, error) {
+	addr, err := c.rpcAddr(node)
+	for wait := time.Now().Add(joinSettle); err != nil && time.Now().Before(wait); {
+		if _, known := c.mem.Member(node); known {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+		addr, err = c.rpcAddr(node)
+	}
+	return addr, err
+}
+
+// joinSettle bounds the wait for gossip to bring news of a new member.
+const joinSettle = 2 * time.Second
 
 // dataNodes are the nodes that may hold objects: the directory's servers
 // (a node stays one until it leaves the cluster, however long it is down)

@@ -161,6 +161,12 @@ func TestClusterProcesses(t *testing.T) {
 	nodes[0].start(t)
 	nodes[1].start(t, nodes[0].gossip)
 	nodes[2].start(t, nodes[0].gossip)
+	for _, p := range nodes {
+		waitFor(t, p.name+" seeing three members", func() bool {
+			out, code := runOdin(t, "", "status", "--connect", p.rpc, "--token", clusterToken)
+			return code == 0 && strings.Count(out, " alive ") == 3
+		})
+	}
 	nodes[0].mustClient(t, clusterClass)
 	// Each node's client creates ten members: they live on that node.
 	for i, p := range nodes {
