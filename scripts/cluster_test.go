@@ -178,6 +178,13 @@ func TestClusterProcesses(t *testing.T) {
 				if (where.node !== "n%d") throw new Error(m + " lives on " + where.node);
 			}`, i+1, i+1, i+1, i+1))
 	}
+	// odin migrate moves one to another node; it keeps its state there.
+	if out, code := runOdin(t, "", "migrate", "--connect", nodes[2].rpc, "--token", clusterToken, "Member/n1-9", "n3/1"); code != 0 || strings.TrimSpace(out) != "Member/n1-9 is on node n3, VM 1" {
+		t.Fatalf("odin migrate: exit %d: %s", code, out)
+	}
+	if got := nodes[0].mustClient(t, `const s = (await odin.find("Member", {team: "t1"}, {select: true})).filter(r => r.ref.id === "n1-9"); console.log(s.length, s[0].state.score, (await odin.placement(s[0].ref)).node)`); got != "1 91 n3" {
+		t.Fatalf("after odin migrate: %s", got)
+	}
 	count := func(p *procNode, q string) string {
 		return p.mustClient(t, `console.log((await odin.find("Member", `+q+`)).length)`)
 	}

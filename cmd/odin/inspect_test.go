@@ -32,3 +32,20 @@ func TestInspect(t *testing.T) {
 		t.Errorf("bad ref: exit %d, %q", code, errb.String())
 	}
 }
+
+func TestMigrateUsage(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"migrate", "A/x", "n2"}, "pass --connect ADDR"},
+		{[]string{"migrate", "--connect", "127.0.0.1:1", "A/x"}, "odin migrate --connect ADDR Class/id NODE[/VM]"},
+		{[]string{"migrate", "--connect", "127.0.0.1:1", "nope", "n2"}, "is not Class/id"},
+		{[]string{"migrate", "--connect", "127.0.0.1:1", "A/x", "n2/x"}, `the VM is a number from 0, not "x"`},
+	} {
+		var out, errb strings.Builder
+		if code := run(c.args, nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), c.want) {
+			t.Errorf("%v: exit %d, stderr %q", c.args, code, errb.String())
+		}
+	}
+}

@@ -35,6 +35,8 @@ Usage:
   odin inspect [--connect ADDR | --data DIR] Class/id
                  what odin.inspect says of one object: class, version, node, VM,
                  state, suspended tasklets, log length
+  odin migrate --connect ADDR Class/id NODE[/VM]
+                 move an object of a running cluster to another node (and VM)
   odin bench [--data DIR] [--vms N] [--duration D] [--runs N] [--json] [SCENARIO...]
                  measure the scenarios of docs/performance against in-run baselines
   odin version   print the version
@@ -75,6 +77,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = cmdNode(args[1:], stdout, stderr)
 	case "inspect":
 		err = cmdInspect(args[1:], stdout, stderr)
+	case "migrate":
+		err = cmdMigrate(args[1:], stdout, stderr)
 	case "bench":
 		err = cmdBench(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
