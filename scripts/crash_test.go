@@ -53,15 +53,7 @@ type crashRound struct {
 // result, no call ran twice or was lost, and the replay logs are short.
 // ODIN_CRASH_SEED=n replays the kill times of a failed run.
 func TestCrashRecovery(t *testing.T) {
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("ODIN_CRASH_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatalf("ODIN_CRASH_SEED: %v", err)
-		}
-	}
-	t.Logf("seed %d (replay the kill times with ODIN_CRASH_SEED=%d)", seed, seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	rng := crashRand(t, 0)
 	rounds := 12
 	if testing.Short() {
 		rounds = 6
@@ -315,6 +307,22 @@ func TestCrashRecovery(t *testing.T) {
 			t.Errorf("%s: %d suspended tasklets, want %d", name, res.Tasklets[name], tasklets)
 		}
 	}
+}
+
+// crashRand is the random source of a crash test's kill times: seeded from
+// the clock, or from ODIN_CRASH_SEED to replay a failed run (stream tells
+// the tests apart).
+func crashRand(t *testing.T, stream uint64) *rand.Rand {
+	t.Helper()
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("ODIN_CRASH_SEED"); s != "" {
+		var err error
+		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
+			t.Fatalf("ODIN_CRASH_SEED: %v", err)
+		}
+	}
+	t.Logf("seed %d (replay the kill times with ODIN_CRASH_SEED=%d)", seed, seed)
+	return rand.New(rand.NewPCG(uint64(seed), stream))
 }
 
 // runUntilKilled starts odin in dir, SIGKILLs it delay after it started (or

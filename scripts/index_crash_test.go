@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,15 +35,7 @@ const indexCrashItems = 4000
 // finished; checked through odin.find by check.js, and entry by entry in
 // the store. ODIN_CRASH_SEED=n replays the kill times of a failed run.
 func TestIndexCrash(t *testing.T) {
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("ODIN_CRASH_SEED"); s != "" {
-		var err error
-		if seed, err = strconv.ParseInt(s, 10, 64); err != nil {
-			t.Fatalf("ODIN_CRASH_SEED: %v", err)
-		}
-	}
-	t.Logf("seed %d (replay the kill times with ODIN_CRASH_SEED=%d)", seed, seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	rng := crashRand(t, 1)
 	rounds := 10
 	if testing.Short() {
 		rounds = 5
