@@ -18,10 +18,12 @@ const usage = `odin — a distributed object database whose objects are written 
 Usage:
   odin run [--data DIR | --memory] [--vms N] script.js [args...]
                  run a script (top-level await; odin.args holds the args)
-                 on an embedded node over DIR (default ./odin-data or $ODIN_DATA)
+                 on an embedded node over DIR (default ./odin-data or $ODIN_DATA), or
+                 with --connect ADDR [--token T] as a client of a running cluster node
   odin shell [--data DIR | --memory] [--vms N]
                  an interactive shell, like node's REPL (type .help in it); with
-                 input piped in, prints each result and stops at the first error (exit 1)
+                 input piped in, prints each result and stops at the first error (exit 1);
+                 --connect ADDR [--token T] attaches it to a running cluster node
   odin node --data DIR --name NAME [--bind HOST:PORT] [--rpc HOST:PORT] [--raft HOST:PORT]
             [--join ADDR,...] [--vms N] [--token TOKEN] [--encrypt KEY] [--fast]
                  run a cluster node until SIGINT/SIGTERM: --bind is serf's gossip address
@@ -31,7 +33,8 @@ Usage:
                  16/24/32 bytes) encrypts gossip; --fast: sub-second failure detection
   odin status [--data DIR]
                  what a stopped node's data directory holds: the node, its classes
-                 with their objects, the indexes and how far their builds are
+                 with their objects, the indexes and how far their builds are;
+                 --connect ADDR: every node of a running cluster, its VMs and indexes
   odin inspect [--connect ADDR | --data DIR] Class/id
                  what odin.inspect says of one object: class, version, node, VM,
                  state, suspended tasklets, log length
